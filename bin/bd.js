@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-import '../dist/bd.js';
+require('../dist/bd.js');

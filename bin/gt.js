@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-import '../dist/gt.js';
+require('../dist/gt.js');

@@ -1,6 +1,7 @@
-// Bundles each CLI into one ESM file so a command loads one module graph, not hundreds of files:
-// agents call `gt`/`bd` thousands of times, so start-up time matters.
-import { existsSync } from 'node:fs';
+// Bundles each CLI into one CommonJS file. Agents call `gt`/`bd` thousands of times, so start-up time
+// matters: one file instead of hundreds, and CommonJS because Node 20's ESM loader adds ~40% to a
+// bare start (measured: bd ready 171 ms as CJS vs 232 ms as ESM, bare node 130 ms, same loaded machine).
+import { existsSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 // Entry points that exist in this checkout (later subsystems add theirs here).
@@ -11,17 +12,17 @@ await build({
   entryPoints,
   outdir: 'dist',
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   // Native module: loaded from node_modules at run time.
   external: ['better-sqlite3'],
-  // Bundled CommonJS dependencies call require() for Node built-ins.
-  banner: {
-    js: "import { createRequire as __gtCreateRequire } from 'node:module'; const require = __gtCreateRequire(import.meta.url);",
-  },
-  chunkNames: 'chunks/[name]-[hash]',
+  // Sources are ESM (tests run them directly); give bundled code a working import.meta.url.
+  banner: { js: "const __gtImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__gtImportMetaUrl' },
   logLevel: 'warning',
   legalComments: 'none',
 });
+
+// The package is ESM; these bundles are CommonJS.
+writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');

@@ -169,6 +169,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX agent_history_agent ON agent_history (agent_id, id);
     `,
   },
+  {
+    version: 3,
+    description: 'nudge queue',
+    sql: `
+      -- Nudges that could not be typed into a session (no session, busy, headless): delivered later at
+      -- a turn boundary ('gt nudge --drain', run by agent hooks) or typed once the agent is idle.
+      CREATE TABLE nudges (
+        id           INTEGER PRIMARY KEY,
+        agent_id     TEXT    NOT NULL REFERENCES agents (id) ON UPDATE CASCADE ON DELETE CASCADE,
+        sender       TEXT    NOT NULL,
+        message      TEXT    NOT NULL CHECK (length(message) BETWEEN 1 AND 16384),
+        priority     TEXT    NOT NULL DEFAULT 'normal' CHECK (priority IN ('normal','urgent')),
+        status       TEXT    NOT NULL DEFAULT 'queued' CHECK (status IN ('queued','delivered','expired')),
+        reason       TEXT    NOT NULL,                    -- why it was queued: no_session, dead, busy, headless
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER,
+        delivered_at INTEGER,
+        delivered_by TEXT,                                -- 'session' (typed) or 'drain' (turn boundary)
+        CHECK ((status = 'delivered') = (delivered_at IS NOT NULL))
+      ) STRICT;
+      CREATE INDEX nudges_pending ON nudges (agent_id, id) WHERE status = 'queued';
+    `,
+  },
 ];
 
 export const LATEST_LEDGER_VERSION = MIGRATIONS.length;

@@ -125,3 +125,26 @@ function corruptError(path: string, cause: unknown): GtError {
     cause,
   });
 }
+
+const statementCache = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/**
+ * Prepared statements are compiled once per connection. Callers that use `.pluck()` on a statement must
+ * always do so for that SQL text (the mode sticks to the cached statement).
+ */
+export function prepared<P extends unknown[] | object = unknown[], R = unknown>(
+  db: Db,
+  sql: string,
+): Database.Statement<P, R> {
+  let cache = statementCache.get(db);
+  if (!cache) {
+    cache = new Map();
+    statementCache.set(db, cache);
+  }
+  let statement = cache.get(sql);
+  if (!statement) {
+    statement = db.prepare(sql);
+    cache.set(sql, statement);
+  }
+  return statement as unknown as Database.Statement<P, R>;
+}

@@ -1,5 +1,5 @@
 import { type Bead, NON_WORK_TYPES, type Status } from '../core/bead';
-import type { Db } from './open';
+import { type Db, prepared } from './open';
 import { type BeadJson, beadToJson, commentToJson } from './serialize';
 
 export interface ListFilters {
@@ -34,6 +34,10 @@ const TYPE_PLACEHOLDERS = NON_WORK_TYPES.map(() => '?').join(',');
 export class BeadQueries {
   constructor(private readonly db: Db) {}
 
+  private q<P extends unknown[] | object = unknown[], R = unknown>(sql: string) {
+    return prepared<P, R>(this.db, sql);
+  }
+
   list(filters: ListFilters): Bead[] {
     const where: string[] = [];
     const params: unknown[] = [];
@@ -53,7 +57,7 @@ export class BeadQueries {
     }
     const sql = `SELECT b.* FROM beads b ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY b.priority, b.created_at, b.rowid ${limitClause(filters.limit, params)}`;
-    return this.db.prepare<unknown[], Bead>(sql).all(...params);
+    return this.q<unknown[], Bead>(sql).all(...params);
   }
 
   /** Open, unblocked, undeferred work in priority-then-age order (read straight off the beads_ready index). */
@@ -67,7 +71,7 @@ export class BeadQueries {
     this.commonFilters(filters, where, params);
     const sql = `SELECT b.* FROM beads b INDEXED BY beads_ready WHERE ${where.join(' AND ')}
       ORDER BY b.priority, b.created_at ${limitClause(filters.limit ?? 100, params)}`;
-    return this.db.prepare<unknown[], Bead>(sql).all(...params);
+    return this.q<unknown[], Bead>(sql).all(...params);
   }
 
   /** Beads held back by open blockers (directly or through a blocked parent). */
@@ -75,19 +79,15 @@ export class BeadQueries {
     const where = ['b.is_blocked = 1', "b.status NOT IN ('closed','pinned')"];
     const params: unknown[] = [];
     this.commonFilters({ parent: filters.parent }, where, params);
-    const rows = this.db
-      .prepare<unknown[], Bead>(
-        `SELECT b.* FROM beads b WHERE ${where.join(' AND ')} ORDER BY b.priority, b.created_at
+    const rows = this.q<unknown[], Bead>(
+      `SELECT b.* FROM beads b WHERE ${where.join(' AND ')} ORDER BY b.priority, b.created_at
          ${limitClause(filters.limit, params)}`,
-      )
-      .all(...params);
-    const direct = this.db
-      .prepare<[string], string>(
-        `SELECT d.depends_on_id FROM deps d JOIN beads t ON t.id = d.depends_on_id
+    ).all(...params);
+    const direct = this.q<[string], string>(
+      `SELECT d.depends_on_id FROM deps d JOIN beads t ON t.id = d.depends_on_id
          WHERE d.issue_id = ? AND d.type IN ('blocks','conditional-blocks') AND t.status NOT IN ('closed','pinned')
          ORDER BY d.depends_on_id`,
-      )
-      .pluck();
+    ).pluck();
     return rows.map((bead) => {
       const blockers = direct.all(bead.id);
       const parent = this.parentId(bead.id);
@@ -129,20 +129,19 @@ export class BeadQueries {
   }
 
   parentId(id: string): string | undefined {
-    return this.db
-      .prepare<[string], string>(
-        "SELECT depends_on_id FROM deps WHERE issue_id = ? AND type = 'parent-child'",
-      )
+    return this.q<[string], string>(
+      "SELECT depends_on_id FROM deps WHERE issue_id = ? AND type = 'parent-child'",
+    )
       .pluck()
       .get(id);
   }
 
   /** beads' IssueWithCounts: the bead, its labels, edge and comment counts, and its parent. */
   withCounts(beads: readonly Bead[]): BeadJson[] {
-    const labels = this.db
-      .prepare<[string], string>('SELECT label FROM labels WHERE issue_id = ? ORDER BY label')
-      .pluck();
-    const counts = this.db.prepare<
+    const labels = this.q<[string], string>(
+      'SELECT label FROM labels WHERE issue_id = ? ORDER BY label',
+    ).pluck();
+    const counts = this.q<
       [string, string, string, string],
       { dependency_count: number; dependent_count: number; comment_count: number; parent: string | null }
     >(
@@ -167,8 +166,7 @@ export class BeadQueries {
     const json = this.withCounts([bead])[0]!;
     json.is_blocked = bead.is_blocked === 1;
     const related = (sql: string) =>
-      this.db
-        .prepare<[string], Bead & { dependency_type: string }>(sql)
+      this.q<[string], Bead & { dependency_type: string }>(sql)
         .all(bead.id)
         .map((row) => ({ ...beadToJson(row), dependency_type: row.dependency_type }));
     json.dependencies = related(
@@ -179,10 +177,10 @@ export class BeadQueries {
       `SELECT s.*, d.type AS dependency_type FROM deps d JOIN beads s ON s.id = d.issue_id
        WHERE d.depends_on_id = ? ORDER BY d.type, s.id`,
     );
-    json.comments = this.db
-      .prepare<[string], { id: number; issue_id: string; author: string; text: string; created_at: number }>(
-        'SELECT * FROM comments WHERE issue_id = ? ORDER BY id',
-      )
+    json.comments = this.q<
+      [string],
+      { id: number; issue_id: string; author: string; text: string; created_at: number }
+    >('SELECT * FROM comments WHERE issue_id = ? ORDER BY id')
       .all(bead.id)
       .map(commentToJson);
     return json;
@@ -193,8 +191,8 @@ export class BeadQueries {
     rootId: string,
     maxDepth = 50,
   ): Array<{ bead: Bead; depth: number; parent_id: string | null; type: string | null }> {
-    const get = this.db.prepare<[string], Bead>('SELECT * FROM beads WHERE id = ?');
-    const edges = this.db.prepare<[string], { depends_on_id: string; type: string }>(
+    const get = this.q<[string], Bead>('SELECT * FROM beads WHERE id = ?');
+    const edges = this.q<[string], { depends_on_id: string; type: string }>(
       'SELECT depends_on_id, type FROM deps WHERE issue_id = ? ORDER BY type, depends_on_id',
     );
     const out: Array<{ bead: Bead; depth: number; parent_id: string | null; type: string | null }> = [];
@@ -219,28 +217,26 @@ export class BeadQueries {
 
   stats(): Record<string, number> {
     const byStatus = new Map(
-      this.db
-        .prepare<[], { status: string; n: number }>('SELECT status, count(*) AS n FROM beads GROUP BY status')
+      this.q<[], { status: string; n: number }>('SELECT status, count(*) AS n FROM beads GROUP BY status')
         .all()
         .map((row) => [row.status, row.n]),
     );
     const count = (status: string) => byStatus.get(status) ?? 0;
     const total = [...byStatus.values()].reduce((a, b) => a + b, 0);
-    const blocked = this.db
-      .prepare("SELECT count(*) FROM beads WHERE is_blocked = 1 AND status NOT IN ('closed','pinned')")
+    const blocked = this.q(
+      "SELECT count(*) FROM beads WHERE is_blocked = 1 AND status NOT IN ('closed','pinned')",
+    )
       .pluck()
       .get() as number;
-    const ready = this.db
-      .prepare(
-        `SELECT count(*) FROM beads INDEXED BY beads_ready WHERE status = 'open' AND is_blocked = 0
+    const ready = this.q(
+      `SELECT count(*) FROM beads INDEXED BY beads_ready WHERE status = 'open' AND is_blocked = 0
          AND (defer_until IS NULL OR defer_until <= ?) AND issue_type NOT IN (${TYPE_PLACEHOLDERS})`,
-      )
+    )
       .pluck()
       .get(Date.now(), ...NON_WORK_TYPES) as number;
-    const lead = this.db
-      .prepare(
-        "SELECT avg(closed_at - created_at) FROM beads WHERE status = 'closed' AND closed_at IS NOT NULL",
-      )
+    const lead = this.q(
+      "SELECT avg(closed_at - created_at) FROM beads WHERE status = 'closed' AND closed_at IS NOT NULL",
+    )
       .pluck()
       .get() as number | null;
     return {

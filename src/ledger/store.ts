@@ -16,7 +16,7 @@ import { GtError } from '../core/errors';
 import { describeCycle, findPath } from '../core/graph';
 import { candidateIds, childId, isWellFormedId, prefixOf, validatePrefix } from '../core/ids';
 import { BlockedIndex } from './blocked';
-import type { Db } from './open';
+import { type Db, prepared } from './open';
 import { IdResolver } from './resolve';
 import { nowMs, toRfc3339 } from './time';
 
@@ -101,21 +101,21 @@ export class BeadStore {
       .pluck();
   }
 
+  private q<P extends unknown[] | object = unknown[], R = unknown>(sql: string) {
+    return prepared<P, R>(this.db, sql);
+  }
+
   // ---- configuration -------------------------------------------------------------------------
 
   getConfig(key: string): string | undefined {
-    const row = this.db
-      .prepare<[string], { value: string }>('SELECT value FROM config WHERE key = ?')
-      .get(key);
+    const row = this.q<[string], { value: string }>('SELECT value FROM config WHERE key = ?').get(key);
     return row?.value;
   }
 
   setConfig(key: string, value: string): void {
-    this.db
-      .prepare(
-        'INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      )
-      .run(key, value);
+    this.q(
+      'INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(key, value);
   }
 
   /** The default prefix for new beads (`issue_prefix`). */
@@ -130,13 +130,11 @@ export class BeadStore {
   }
 
   registerPrefix(prefix: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO prefixes (prefix) VALUES (?)').run(prefix);
+    this.q('INSERT OR IGNORE INTO prefixes (prefix) VALUES (?)').run(prefix);
   }
 
   rigPrefix(rig: string): string {
-    const row = this.db
-      .prepare<[string], { prefix: string }>('SELECT prefix FROM rigs WHERE name = ?')
-      .get(rig);
+    const row = this.q<[string], { prefix: string }>('SELECT prefix FROM rigs WHERE name = ?').get(rig);
     if (!row) {
       throw new GtError('GT_E_RIG_NOT_FOUND', `no rig named '${rig}' in this town`, {
         hint: "list rigs with 'gt rig list'",
@@ -166,29 +164,27 @@ export class BeadStore {
       const now = nowMs();
       const parent = input.parent ? this.require(input.parent) : undefined;
       const id = this.allocateId(input, title, now, parent);
-      this.db
-        .prepare(
-          `INSERT INTO beads (id, title, description, design, acceptance_criteria, notes, priority, issue_type,
+      this.q(
+        `INSERT INTO beads (id, title, description, design, acceptance_criteria, notes, priority, issue_type,
              assignee, rig, external_ref, estimated_minutes, created_at, created_by, updated_at)
            VALUES (@id, @title, @description, @design, @acceptance_criteria, @notes, @priority, @issue_type,
              @assignee, @rig, @external_ref, @estimated_minutes, @now, @actor, @now)`,
-        )
-        .run({
-          id,
-          title,
-          description: input.description ?? '',
-          design: input.design ?? '',
-          acceptance_criteria: input.acceptance_criteria ?? '',
-          notes: input.notes ?? '',
-          priority: input.priority ?? 2,
-          issue_type: input.issue_type ?? 'task',
-          assignee: input.assignee || null,
-          rig: input.rig ?? null,
-          external_ref: input.external_ref || null,
-          estimated_minutes: input.estimated_minutes ?? null,
-          now,
-          actor: this.actor,
-        });
+      ).run({
+        id,
+        title,
+        description: input.description ?? '',
+        design: input.design ?? '',
+        acceptance_criteria: input.acceptance_criteria ?? '',
+        notes: input.notes ?? '',
+        priority: input.priority ?? 2,
+        issue_type: input.issue_type ?? 'task',
+        assignee: input.assignee || null,
+        rig: input.rig ?? null,
+        external_ref: input.external_ref || null,
+        estimated_minutes: input.estimated_minutes ?? null,
+        now,
+        actor: this.actor,
+      });
       this.registerPrefix(prefixOf(id));
       for (const label of new Set(labels)) this.insertLabel(id, label);
       this.event(id, 'created', null, {
@@ -220,24 +216,20 @@ export class BeadStore {
       return id;
     }
     if (parent) {
-      const counter = this.db
-        .prepare<[string], { last_child: number }>(
-          'SELECT last_child FROM child_counters WHERE parent_id = ?',
-        )
-        .get(parent.id);
+      const counter = this.q<[string], { last_child: number }>(
+        'SELECT last_child FROM child_counters WHERE parent_id = ?',
+      ).get(parent.id);
       let n = (counter?.last_child ?? 0) + 1;
       while (this.get(childId(parent.id, n))) n++;
-      this.db
-        .prepare(
-          `INSERT INTO child_counters (parent_id, last_child) VALUES (?, ?)
+      this.q(
+        `INSERT INTO child_counters (parent_id, last_child) VALUES (?, ?)
            ON CONFLICT (parent_id) DO UPDATE SET last_child = excluded.last_child`,
-        )
-        .run(parent.id, n);
+      ).run(parent.id, n);
       return childId(parent.id, n);
     }
     const prefix = validatePrefix(input.prefix ?? this.defaultPrefix());
     // max(rowid) is an O(1) upper bound on the number of beads: ids only get longer than needed, never shorter.
-    const existing = (this.db.prepare('SELECT max(rowid) FROM beads').pluck().get() as number | null) ?? 0;
+    const existing = (this.q('SELECT max(rowid) FROM beads').pluck().get() as number | null) ?? 0;
     const seed = `${title}|${input.description ?? ''}|${this.actor}|${now}|${process.pid}|${Math.random()}`;
     for (const candidate of candidateIds(prefix, seed, existing)) {
       if (!this.get(candidate)) return candidate;
@@ -277,7 +269,7 @@ export class BeadStore {
       const fields = Object.keys(assignments) as Field[];
       if (fields.length > 0) {
         const sets = fields.map((field) => `${field} = @${field}`).join(', ');
-        this.db.prepare(`UPDATE beads SET ${sets}, updated_at = @now WHERE id = @id`).run({
+        this.q(`UPDATE beads SET ${sets}, updated_at = @now WHERE id = @id`).run({
           ...assignments,
           now,
           id: before.id,
@@ -294,13 +286,11 @@ export class BeadStore {
     return this.write(() => {
       const bead = this.require(inputId);
       const now = nowMs();
-      const changed = this.db
-        .prepare(
-          `UPDATE beads SET assignee = @actor, status = 'in_progress', updated_at = @now,
+      const changed = this.q(
+        `UPDATE beads SET assignee = @actor, status = 'in_progress', updated_at = @now,
              started_at = coalesce(started_at, @now)
            WHERE id = @id AND status = 'open' AND (assignee IS NULL OR assignee = '' OR assignee = @actor)`,
-        )
-        .run({ actor: this.actor, now, id: bead.id }).changes;
+      ).run({ actor: this.actor, now, id: bead.id }).changes;
       if (changed === 1) {
         this.event(
           bead.id,
@@ -344,12 +334,10 @@ export class BeadStore {
         throw new GtError('GT_E_ALREADY_OPEN', `${bead.id} is already open`, { hint: 'nothing to do' });
       }
       const now = nowMs();
-      this.db
-        .prepare(
-          `UPDATE beads SET status = 'open', closed_at = NULL, close_reason = NULL, defer_until = NULL,
+      this.q(
+        `UPDATE beads SET status = 'open', closed_at = NULL, close_reason = NULL, defer_until = NULL,
              updated_at = ? WHERE id = ?`,
-        )
-        .run(now, bead.id);
+      ).run(now, bead.id);
       this.event(bead.id, 'reopened', { status: bead.status }, { status: 'open' }, reason ?? null);
       this.blocked.afterStatusChange(bead.id);
       return this.get(bead.id)!;
@@ -369,11 +357,10 @@ export class BeadStore {
           },
         );
       }
-      const openChildren = this.db
-        .prepare<[string], string>(
-          `SELECT d.issue_id FROM deps d JOIN beads c ON c.id = d.issue_id
+      const openChildren = this.q<[string], string>(
+        `SELECT d.issue_id FROM deps d JOIN beads c ON c.id = d.issue_id
            WHERE d.depends_on_id = ? AND d.type = 'parent-child' AND c.status NOT IN ('closed','pinned')`,
-        )
+      )
         .pluck()
         .all(bead.id);
       if (bead.issue_type === 'epic' && openChildren.length > 0) {
@@ -384,37 +371,32 @@ export class BeadStore {
         );
       }
     }
-    this.db
-      .prepare(
-        `UPDATE beads SET status = 'closed', closed_at = @now, close_reason = @reason, updated_at = @now
+    this.q(
+      `UPDATE beads SET status = 'closed', closed_at = @now, close_reason = @reason, updated_at = @now
          WHERE id = @id`,
-      )
-      .run({ now, reason, id: bead.id });
+    ).run({ now, reason, id: bead.id });
     this.event(bead.id, 'closed', { status: bead.status }, { status: 'closed', reason });
     this.blocked.afterStatusChange(bead.id);
   }
 
   private setStatus(bead: Bead, status: Status, now: number): void {
-    this.db
-      .prepare(
-        `UPDATE beads SET status = @status, updated_at = @now,
+    this.q(
+      `UPDATE beads SET status = @status, updated_at = @now,
            closed_at = NULL, close_reason = NULL,
            started_at = CASE WHEN @status = 'in_progress' THEN coalesce(started_at, @now) ELSE started_at END
          WHERE id = @id`,
-      )
-      .run({ status, now, id: bead.id });
+    ).run({ status, now, id: bead.id });
     const type = bead.status === 'closed' ? 'reopened' : 'status_changed';
     this.event(bead.id, type, { status: bead.status }, { status });
     if (isReleasing(bead.status) !== isReleasing(status)) this.blocked.afterStatusChange(bead.id);
   }
 
   openBlockers(id: string): string[] {
-    return this.db
-      .prepare<[string], string>(
-        `SELECT d.depends_on_id FROM deps d JOIN beads t ON t.id = d.depends_on_id
+    return this.q<[string], string>(
+      `SELECT d.depends_on_id FROM deps d JOIN beads t ON t.id = d.depends_on_id
          WHERE d.issue_id = ? AND d.type IN ('blocks','conditional-blocks') AND t.status NOT IN ('closed','pinned')
          ORDER BY d.depends_on_id`,
-      )
+    )
       .pluck()
       .all(id);
   }
@@ -428,9 +410,9 @@ export class BeadStore {
       const target = this.require(targetInput);
       this.addEdgeChecked(issue.id, target.id, type, nowMs());
       this.blocked.afterEdgeChange(issue.id);
-      return this.db
-        .prepare<[string, string], Dependency>('SELECT * FROM deps WHERE issue_id = ? AND depends_on_id = ?')
-        .get(issue.id, target.id)!;
+      return this.q<[string, string], Dependency>(
+        'SELECT * FROM deps WHERE issue_id = ? AND depends_on_id = ?',
+      ).get(issue.id, target.id)!;
     });
   }
 
@@ -438,15 +420,15 @@ export class BeadStore {
     return this.write(() => {
       const issue = this.require(issueInput);
       const target = this.require(targetInput);
-      const existing = this.db
-        .prepare<[string, string], Dependency>('SELECT * FROM deps WHERE issue_id = ? AND depends_on_id = ?')
-        .get(issue.id, target.id);
+      const existing = this.q<[string, string], Dependency>(
+        'SELECT * FROM deps WHERE issue_id = ? AND depends_on_id = ?',
+      ).get(issue.id, target.id);
       if (!existing) {
         throw new GtError('GT_E_NOT_FOUND', `${issue.id} does not depend on ${target.id}`, {
           hint: `see its dependencies with 'bd dep tree ${issue.id}'`,
         });
       }
-      this.db.prepare('DELETE FROM deps WHERE issue_id = ? AND depends_on_id = ?').run(issue.id, target.id);
+      this.q('DELETE FROM deps WHERE issue_id = ? AND depends_on_id = ?').run(issue.id, target.id);
       this.event(issue.id, 'dependency_removed', { depends_on_id: target.id, type: existing.type }, null);
       this.blocked.afterEdgeChange(issue.id);
       return existing;
@@ -459,9 +441,9 @@ export class BeadStore {
         hint: 'name two different beads',
       });
     }
-    const existing = this.db
-      .prepare<[string, string], Dependency>('SELECT * FROM deps WHERE issue_id = ? AND depends_on_id = ?')
-      .get(issueId, targetId);
+    const existing = this.q<[string, string], Dependency>(
+      'SELECT * FROM deps WHERE issue_id = ? AND depends_on_id = ?',
+    ).get(issueId, targetId);
     if (existing) {
       if (existing.type === type) return; // idempotent re-add
       throw new GtError(
@@ -519,11 +501,9 @@ export class BeadStore {
   }
 
   private insertEdge(issueId: string, targetId: string, type: string, now: number): void {
-    this.db
-      .prepare(
-        'INSERT INTO deps (issue_id, depends_on_id, type, created_at, created_by) VALUES (?, ?, ?, ?, ?)',
-      )
-      .run(issueId, targetId, type, now, this.actor);
+    this.q(
+      'INSERT INTO deps (issue_id, depends_on_id, type, created_at, created_by) VALUES (?, ?, ?, ?, ?)',
+    ).run(issueId, targetId, type, now, this.actor);
     this.event(issueId, 'dependency_added', null, { depends_on_id: targetId, type });
   }
 
@@ -550,9 +530,7 @@ export class BeadStore {
     const label = labelInput.trim();
     return this.write(() => {
       const bead = this.require(inputId);
-      const removed = this.db
-        .prepare('DELETE FROM labels WHERE issue_id = ? AND label = ?')
-        .run(bead.id, label);
+      const removed = this.q('DELETE FROM labels WHERE issue_id = ? AND label = ?').run(bead.id, label);
       if (removed.changes === 0) {
         throw new GtError('GT_E_NOT_FOUND', `${bead.id} has no label '${label}'`, {
           hint: `see its labels with 'bd label list ${bead.id}'`,
@@ -565,17 +543,13 @@ export class BeadStore {
   }
 
   labelsOf(id: string): string[] {
-    return this.db
-      .prepare<[string], string>('SELECT label FROM labels WHERE issue_id = ? ORDER BY label')
+    return this.q<[string], string>('SELECT label FROM labels WHERE issue_id = ? ORDER BY label')
       .pluck()
       .all(id);
   }
 
   private insertLabel(id: string, label: string): boolean {
-    return (
-      this.db.prepare('INSERT OR IGNORE INTO labels (issue_id, label) VALUES (?, ?)').run(id, label).changes >
-      0
-    );
+    return this.q('INSERT OR IGNORE INTO labels (issue_id, label) VALUES (?, ?)').run(id, label).changes > 0;
   }
 
   addComment(inputId: string, text: string): Comment {
@@ -589,9 +563,12 @@ export class BeadStore {
       const bead = this.require(inputId);
       const now = nowMs();
       const id = Number(
-        this.db
-          .prepare('INSERT INTO comments (issue_id, author, text, created_at) VALUES (?, ?, ?, ?)')
-          .run(bead.id, this.actor, text, now).lastInsertRowid,
+        this.q('INSERT INTO comments (issue_id, author, text, created_at) VALUES (?, ?, ?, ?)').run(
+          bead.id,
+          this.actor,
+          text,
+          now,
+        ).lastInsertRowid,
       );
       this.event(bead.id, 'commented', null, null, text);
       this.touch(bead.id);
@@ -600,15 +577,12 @@ export class BeadStore {
   }
 
   commentsOf(id: string): Comment[] {
-    return this.db
-      .prepare<[string], Comment>('SELECT * FROM comments WHERE issue_id = ? ORDER BY id')
-      .all(id);
+    return this.q<[string], Comment>('SELECT * FROM comments WHERE issue_id = ? ORDER BY id').all(id);
   }
 
   /** The event trail of a bead, oldest first, with JSON values decoded. */
   eventsOf(id: string): EventJson[] {
-    return this.db
-      .prepare<[string], BeadEvent>('SELECT * FROM events WHERE issue_id = ? ORDER BY id')
+    return this.q<[string], BeadEvent>('SELECT * FROM events WHERE issue_id = ? ORDER BY id')
       .all(id)
       .map((e) => ({
         id: e.id,
@@ -630,24 +604,22 @@ export class BeadStore {
   }
 
   private touch(id: string): void {
-    this.db.prepare('UPDATE beads SET updated_at = ? WHERE id = ?').run(nowMs(), id);
+    this.q('UPDATE beads SET updated_at = ? WHERE id = ?').run(nowMs(), id);
   }
 
   event(id: string, type: string, oldValue: unknown, newValue: unknown, comment: string | null = null): void {
-    this.db
-      .prepare(
-        `INSERT INTO events (issue_id, event_type, actor, old_value, new_value, comment, created_at)
+    this.q(
+      `INSERT INTO events (issue_id, event_type, actor, old_value, new_value, comment, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        id,
-        type,
-        this.actor,
-        oldValue === null ? null : JSON.stringify(oldValue),
-        newValue === null ? null : JSON.stringify(newValue),
-        comment,
-        nowMs(),
-      );
+    ).run(
+      id,
+      type,
+      this.actor,
+      oldValue === null ? null : JSON.stringify(oldValue),
+      newValue === null ? null : JSON.stringify(newValue),
+      comment,
+      nowMs(),
+    );
   }
 
   rebuildBlocked(): void {

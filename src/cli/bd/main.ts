@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import pkg from '../../../package.json' with { type: 'json' };
-import { runProgram } from '../harness';
+import { renderError, runProgram, wantsJson } from '../harness';
 import { assertArgvUtf8 } from '../input';
 import { registerGraphCommands } from './commands/graph';
 import { registerIoCommands } from './commands/io';
@@ -19,10 +19,13 @@ registerWorkCommands(program, globals);
 registerGraphCommands(program, globals);
 registerIoCommands(program, globals);
 
-try {
-  assertArgvUtf8(process.argv);
-  await runProgram(program, process.argv);
-} catch (error) {
-  const { renderError, wantsJson } = await import('../harness');
-  process.exitCode = renderError(error, wantsJson(process.argv));
+async function main(): Promise<void> {
+  try {
+    assertArgvUtf8(process.argv);
+    await runProgram(program, process.argv);
+  } catch (error) {
+    process.exitCode = renderError(error, wantsJson(process.argv));
+  }
 }
+
+void main();

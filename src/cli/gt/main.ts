@@ -10,4 +10,4 @@ const program = new Command('gt')
 
 registerGtCommands(program);
 
-await runProgram(program, process.argv);
+void runProgram(program, process.argv);

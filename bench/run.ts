@@ -1,0 +1,13 @@
+/** `npm run bench`: every benchmark, or the ones named on the command line (e.g. `npm run bench -- ledger`). */
+import { runLedgerBench } from './ledger';
+
+const suites: Record<string, () => void | Promise<void>> = {
+  ledger: runLedgerBench,
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, run] of Object.entries(suites)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  console.log(`\n=== ${name} ===`);
+  await run();
+}
