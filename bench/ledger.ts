@@ -76,10 +76,7 @@ export function runLedgerBench(): void {
       writeFileSync(file, text);
 
       const importStart = process.hrtime.bigint();
-      const imported = spawnSync(process.execPath, [BD, 'import', file, '--json'], {
-        cwd: dir,
-        encoding: 'utf8',
-      });
+      const imported = spawnSync(process.execPath, [BD, 'import', file], { cwd: dir, encoding: 'utf8' });
       const importMs = Number(process.hrtime.bigint() - importStart) / 1e6;
       if (imported.status !== 0) throw new Error(imported.stderr);
 
