@@ -36,7 +36,6 @@ export type ErrorCode =
   | 'GT_E_NO_TOWN'
   | 'GT_E_TOWN_EXISTS'
   | 'GT_E_DIR_NOT_EMPTY'
-  | 'GT_E_RIG_BUSY'
   | 'GT_E_CONFIG'
   | 'GT_E_INVALID_NAME'
   | 'GT_E_RIG_EXISTS'

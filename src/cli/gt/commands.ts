@@ -1,10 +1,17 @@
 import type { Command } from 'commander';
+import { registerDoctorCommand } from './doctor-command';
+import { registerRigCommands } from './rig-commands';
+import { registerTownCommands } from './town-commands';
 
 /**
  * Each subsystem adds one `register…(program)` here. Handlers are imported lazily inside actions so a
  * command loads only the code it runs.
  */
-const registrations: Array<(program: Command) => void> = [];
+const registrations: Array<(program: Command) => void> = [
+  registerTownCommands,
+  registerRigCommands,
+  registerDoctorCommand,
+];
 
 export function registerGtCommands(program: Command): void {
   for (const register of registrations) register(program);
