@@ -182,7 +182,9 @@ describe('bd: the core work loop through the real binary', () => {
     assert.equal(update.actor, 'dave');
     assert.deepEqual(update.new_value, { title: 'Renamed needle', priority: 0 });
     const stats = json<{ summary: Record<string, number> }>(['stats']).summary;
-    assert.ok((stats.total_issues ?? 0) > 0 && (stats.ready_issues ?? 0) > 0 && (stats.closed_issues ?? 0) > 0);
+    assert.ok(
+      (stats.total_issues ?? 0) > 0 && (stats.ready_issues ?? 0) > 0 && (stats.closed_issues ?? 0) > 0,
+    );
   });
 
   it('strips terminal escapes from hostile titles in human output but keeps them as data', () => {
