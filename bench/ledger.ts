@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { openLedger } from '../src/ledger/open';
 import { BeadQueries } from '../src/ledger/queries';
 import { BeadStore } from '../src/ledger/store';
-import { fmt, inProcessMedianMs, processMedianMs } from './stats';
+import { fmt, inProcessMedianMs, processMedianMs, processMediansVsBare } from './stats';
 
 const BD = resolve(import.meta.dirname, '..', 'bin', 'bd.js');
 
@@ -64,8 +64,9 @@ function syntheticJsonl(count: number, prefix: string): { text: string; sampleId
 }
 
 export function runLedgerBench(): void {
-  const nodeBare = processMedianMs(process.execPath, ['-e', '0'], { cwd: tmpdir(), runs: 20 });
-  console.log(`bare node -e 0: median ${fmt(nodeBare)} ms`);
+  console.log(
+    `bare node -e 0: median ${fmt(processMedianMs(process.execPath, ['-e', '0'], { cwd: tmpdir(), runs: 10 }))} ms`,
+  );
 
   for (const count of [10_000, 100_000]) {
     const dir = mkdtempSync(join(tmpdir(), 'gt-bench-ledger-'));
@@ -99,14 +100,18 @@ export function runLedgerBench(): void {
       }, 20);
       db.close();
 
-      const opts = { cwd: dir, runs: 15 };
-      const readyMs = processMedianMs(process.execPath, [BD, 'ready', '--json'], opts);
-      const showMs = processMedianMs(process.execPath, [BD, 'show', sampleId, '--json'], opts);
-      const listMs = processMedianMs(process.execPath, [BD, 'list', '--status', 'open', '--json'], opts);
-      const createProcMs = processMedianMs(process.execPath, [BD, 'create', 'from a process', '--json'], {
-        cwd: dir,
-        runs: 10,
-      });
+      const { bare, medians } = processMediansVsBare(
+        {
+          ready: [BD, 'ready', '--json'],
+          show: [BD, 'show', sampleId, '--json'],
+          list: [BD, 'list', '--status', 'open', '--json'],
+        },
+        { cwd: dir, runs: 15 },
+      );
+      const line = (label: string, ms: number) =>
+        console.log(
+          `  ${label.padEnd(37)}median ${fmt(ms)} ms = ${(ms / bare).toFixed(2)}x bare node (${fmt(bare)} ms)`,
+        );
 
       console.log(`\n${count.toLocaleString('en')} beads`);
       console.log(
@@ -119,18 +124,9 @@ export function runLedgerBench(): void {
       console.log(
         `  ready query (limit 100), in process  median ${fmt(readyInProcess)} ms; with labels+counts ${fmt(readyWithCounts)} ms`,
       );
-      console.log(
-        `  bd ready --json                      median ${fmt(readyMs)} ms  = ${(readyMs / nodeBare).toFixed(2)}x bare node`,
-      );
-      console.log(
-        `  bd show <id> --json                  median ${fmt(showMs)} ms  = ${(showMs / nodeBare).toFixed(2)}x bare node`,
-      );
-      console.log(
-        `  bd list --status open --json         median ${fmt(listMs)} ms  = ${(listMs / nodeBare).toFixed(2)}x bare node`,
-      );
-      console.log(
-        `  bd create --json                     median ${fmt(createProcMs)} ms  = ${(createProcMs / nodeBare).toFixed(2)}x bare node`,
-      );
+      line('bd ready --json', medians.ready!);
+      line('bd show <id> --json', medians.show!);
+      line('bd list --status open --json', medians.list!);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

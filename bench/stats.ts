@@ -48,3 +48,35 @@ export function inProcessMedianMs(fn: () => unknown, runs = 30): number {
 export function fmt(ms: number): string {
   return ms >= 100 ? ms.toFixed(0) : ms.toFixed(1);
 }
+
+/**
+ * Medians of whole-process wall times, with a bare `node -e 0` run interleaved before each command so
+ * that load drift on a shared machine hits both sides of the ratio alike.
+ */
+export function processMediansVsBare(
+  commands: Record<string, readonly string[]>,
+  options: { cwd: string; runs?: number },
+): { bare: number; medians: Record<string, number> } {
+  const runs = options.runs ?? 15;
+  const bare: number[] = [];
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+  const timeOnce = (args: readonly string[]) => {
+    const start = process.hrtime.bigint();
+    const result = spawnSync(process.execPath, args as string[], { cwd: options.cwd, stdio: 'ignore' });
+    if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited ${result.status}`);
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  };
+  for (let i = 0; i <= runs; i++) {
+    for (const [name, args] of Object.entries(commands)) {
+      const b = timeOnce(['-e', '0']);
+      const t = timeOnce(args);
+      if (i === 0) continue; // warm-up
+      bare.push(b);
+      times[name]!.push(t);
+    }
+  }
+  return {
+    bare: median(bare),
+    medians: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])),
+  };
+}
