@@ -1,8 +1,10 @@
 /** `npm run bench`: every benchmark, or the ones named on the command line (e.g. `npm run bench -- ledger`). */
+import { runAgentsBench } from './agents';
 import { runLedgerBench } from './ledger';
 
 const suites: Record<string, () => void | Promise<void>> = {
   ledger: runLedgerBench,
+  agents: () => runAgentsBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -8,7 +8,26 @@ import { build } from 'esbuild';
 const entries = { gt: 'src/cli/gt/main.ts', bd: 'src/cli/bd/main.ts', sim: 'src/runtime/sim/main.ts' };
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
 
+/**
+ * zod re-exports every message locale (~400 KB of the bundle, a third of what `gt` parses at each start);
+ * we only ever use English, so the locale index resolves to English alone.
+ */
+const englishOnlyZodLocales = {
+  name: 'english-only-zod-locales',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${'node_modules'}/zod/`) ? { path: 'zod-locales-en', namespace: 'gt-stub' } : undefined,
+    );
+    pluginBuild.onLoad({ filter: /.*/, namespace: 'gt-stub' }, () => ({
+      contents: "export { default as en } from 'zod/v4/locales/en.js';",
+      resolveDir: process.cwd(),
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
+  plugins: [englishOnlyZodLocales],
   entryPoints,
   outdir: 'dist',
   bundle: true,

@@ -46,7 +46,17 @@ export type ErrorCode =
   | 'GT_E_TOOL_TOO_OLD'
   | 'GT_E_UNKNOWN_AGENT'
   | 'GT_E_SESSION'
-  | 'GT_E_NO_SESSION';
+  | 'GT_E_NO_SESSION'
+  | 'GT_E_CONVOY_NOT_FOUND'
+  | 'GT_E_CONVOY_CLOSED'
+  | 'GT_E_UNKNOWN_ADDRESS'
+  | 'GT_E_NO_RECIPIENTS'
+  | 'GT_E_EMPTY_SUBJECT'
+  | 'GT_E_MESSAGE_NOT_FOUND'
+  | 'GT_E_NOT_ALLOWED'
+  | 'GT_E_INVALID_SEVERITY'
+  | 'GT_E_ESCALATION_NOT_FOUND'
+  | 'GT_E_ESCALATION_CLOSED';
 
 export interface GtErrorOptions {
   hint?: string;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAgentCommands } from './agent-commands';
 import { registerDoctorCommand } from './doctor-command';
 import { registerRigCommands } from './rig-commands';
 import { registerTownCommands } from './town-commands';
@@ -8,6 +9,7 @@ import { registerTownCommands } from './town-commands';
  * command loads only the code it runs.
  */
 const registrations: Array<(program: Command) => void> = [
+  registerAgentCommands,
   registerTownCommands,
   registerRigCommands,
   registerDoctorCommand,
