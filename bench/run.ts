@@ -1,9 +1,11 @@
 /** `npm run bench`: every benchmark, or the ones named on the command line (e.g. `npm run bench -- ledger`). */
 import { runAgentsBench } from './agents';
 import { runLedgerBench } from './ledger';
+import { runMailBench } from './mail';
 
 const suites: Record<string, () => void | Promise<void>> = {
   ledger: runLedgerBench,
+  mail: runMailBench,
   agents: () => runAgentsBench(),
 };
 

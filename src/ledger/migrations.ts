@@ -192,6 +192,90 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX nudges_pending ON nudges (agent_id, id) WHERE status = 'queued';
     `,
   },
+  {
+    version: 4,
+    description: 'convoys, mail, escalations',
+    sql: `
+      -- A convoy is a bead of type 'convoy' (town prefix, so 'bd show' works on it) plus this state row.
+      -- It lands when every member bead is closed; landing is recorded once (status CAS in one transaction).
+      CREATE TABLE convoys (
+        id                 TEXT    PRIMARY KEY REFERENCES beads (id) ON UPDATE CASCADE ON DELETE CASCADE,
+        status             TEXT    NOT NULL DEFAULT 'open' CHECK (status IN ('open','landed','closed')),
+        created_at         INTEGER NOT NULL,
+        created_by         TEXT    NOT NULL,
+        landed_at          INTEGER,
+        closed_at          INTEGER,
+        -- The town.toml [notify] command for the landing: none (not configured) → pending → running → sent|failed.
+        -- Claimed by CAS on 'pending', so it runs at most once even with concurrent reconcilers.
+        notify_state       TEXT    NOT NULL DEFAULT 'none'
+                             CHECK (notify_state IN ('none','pending','running','sent','failed')),
+        notify_started_at  INTEGER,
+        notify_finished_at INTEGER,
+        notify_error       TEXT,
+        CHECK ((status = 'landed') = (landed_at IS NOT NULL)),
+        CHECK ((status = 'closed') = (closed_at IS NOT NULL))
+      ) STRICT;
+      CREATE INDEX convoys_open ON convoys (created_at) WHERE status = 'open';
+      CREATE INDEX convoys_notify ON convoys (notify_state) WHERE notify_state = 'pending';
+
+      -- Which beads a convoy tracks. A bead may be in several convoys; members may come from any rig.
+      CREATE TABLE convoy_members (
+        convoy_id TEXT    NOT NULL REFERENCES convoys (id) ON UPDATE CASCADE ON DELETE CASCADE,
+        bead_id   TEXT    NOT NULL REFERENCES beads (id) ON UPDATE CASCADE ON DELETE CASCADE,
+        added_at  INTEGER NOT NULL,
+        added_by  TEXT    NOT NULL,
+        PRIMARY KEY (convoy_id, bead_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX convoy_members_bead ON convoy_members (bead_id);
+
+      -- Mail. One row per recipient: a group address ('<rig>/polecats') is fanned out at send time and the
+      -- group kept in via_group. thread_id is the id of the thread's first message. Bodies are stored as given.
+      CREATE TABLE messages (
+        id          INTEGER PRIMARY KEY,
+        thread_id   INTEGER NOT NULL,
+        from_addr   TEXT    NOT NULL CHECK (length(from_addr) BETWEEN 1 AND 100),
+        to_addr     TEXT    NOT NULL CHECK (length(to_addr) BETWEEN 1 AND 100),
+        via_group   TEXT,
+        subject     TEXT    NOT NULL CHECK (length(trim(subject)) BETWEEN 1 AND 200),
+        body        TEXT    NOT NULL DEFAULT '' CHECK (length(CAST(body AS BLOB)) <= 65536),
+        kind        TEXT    NOT NULL DEFAULT 'message' CHECK (length(kind) BETWEEN 1 AND 50),
+        created_at  INTEGER NOT NULL,
+        read_at     INTEGER,
+        archived_at INTEGER,
+        reply_to    INTEGER REFERENCES messages (id) ON DELETE SET NULL
+      ) STRICT;
+      -- Inbox (newest first, archived or not) and the unread count read these without a sort.
+      CREATE INDEX messages_inbox ON messages (to_addr, archived_at, id);
+      CREATE INDEX messages_unread ON messages (to_addr, id) WHERE read_at IS NULL AND archived_at IS NULL;
+      CREATE INDEX messages_thread ON messages (thread_id, id);
+      CREATE INDEX messages_sent ON messages (from_addr, id);
+
+      -- Escalations are beads of type 'escalation' (town prefix) plus this state row; creating one mails
+      -- the Mayor and the human (routed_to, a JSON array of addresses).
+      CREATE TABLE escalations (
+        id             TEXT    PRIMARY KEY REFERENCES beads (id) ON UPDATE CASCADE ON DELETE CASCADE,
+        severity       TEXT    NOT NULL CHECK (severity IN ('CRITICAL','HIGH','MEDIUM')),
+        summary        TEXT    NOT NULL CHECK (length(trim(summary)) BETWEEN 1 AND 500),
+        details        TEXT    NOT NULL DEFAULT '' CHECK (length(CAST(details AS BLOB)) <= 65536),
+        source_agent   TEXT    NOT NULL,
+        bead_id        TEXT    REFERENCES beads (id) ON UPDATE CASCADE ON DELETE SET NULL,
+        status         TEXT    NOT NULL DEFAULT 'open' CHECK (status IN ('open','acked','closed')),
+        routed_to      TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(routed_to)),
+        thread_id      INTEGER,
+        created_at     INTEGER NOT NULL,
+        acked_at       INTEGER,
+        acked_by       TEXT,
+        closed_at      INTEGER,
+        closed_by      TEXT,
+        close_reason   TEXT,
+        reescalations  INTEGER NOT NULL DEFAULT 0 CHECK (reescalations >= 0),
+        CHECK ((status = 'closed') = (closed_at IS NOT NULL)),
+        CHECK ((acked_at IS NULL) = (acked_by IS NULL))
+      ) STRICT;
+      CREATE INDEX escalations_status ON escalations (status, severity, created_at);
+      CREATE INDEX escalations_bead ON escalations (bead_id) WHERE bead_id IS NOT NULL;
+    `,
+  },
 ];
 
 export const LATEST_LEDGER_VERSION = MIGRATIONS.length;

@@ -51,6 +51,17 @@ export const townConfigSchema = z
       })
       .strict()
       .default({ daily_usd: 50, per_bead_usd: 10, warn_at_fraction: 0.8 }),
+    notify: z
+      .object({
+        command: z
+          .array(z.string().min(1))
+          .min(1)
+          .max(64)
+          .describe('argv run (never through a shell) when a convoy lands or an escalation is raised'),
+        timeout: duration.default('30s'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -115,6 +126,9 @@ const EXAMPLES: Record<string, string> = {
   'scheduler.*': '[scheduler]\nmax_polecats = 4',
   'budget.*': '[budget]\ndaily_usd = 50',
   'ledger.*': '[ledger]\npath = ".gt/ledger.db"',
+  'notify.command': '[notify]\ncommand = ["notify-send", "Gas Town"]',
+  'notify.timeout': '[notify]\ntimeout = "30s"',
+  'notify.*': '[notify]\ncommand = ["/usr/local/bin/my-notifier", "--quiet"]',
 };
 
 function exampleFor(key: string): string | undefined {

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { registerAgentCommands } from './agent-commands';
+import { registerConvoyCommands } from './convoy-commands';
 import { registerDoctorCommand } from './doctor-command';
+import { registerEscalateCommands } from './escalate-commands';
+import { registerMailCommands } from './mail-commands';
 import { registerRigCommands } from './rig-commands';
 import { registerTownCommands } from './town-commands';
 
@@ -13,6 +16,9 @@ const registrations: Array<(program: Command) => void> = [
   registerTownCommands,
   registerRigCommands,
   registerDoctorCommand,
+  registerConvoyCommands,
+  registerMailCommands,
+  registerEscalateCommands,
 ];
 
 export function registerGtCommands(program: Command): void {
