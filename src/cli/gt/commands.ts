@@ -3,6 +3,7 @@ import { registerAgentCommands } from './agent-commands';
 import { registerConvoyCommands } from './convoy-commands';
 import { registerDoctorCommand } from './doctor-command';
 import { registerEscalateCommands } from './escalate-commands';
+import { registerGuardCommand } from './guard-command';
 import { registerMailCommands } from './mail-commands';
 import { registerRigCommands } from './rig-commands';
 import { registerTownCommands } from './town-commands';
@@ -16,6 +17,7 @@ const registrations: Array<(program: Command) => void> = [
   registerTownCommands,
   registerRigCommands,
   registerDoctorCommand,
+  registerGuardCommand,
   registerConvoyCommands,
   registerMailCommands,
   registerEscalateCommands,
