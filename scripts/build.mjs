@@ -16,7 +16,9 @@ const englishOnlyZodLocales = {
   name: 'english-only-zod-locales',
   setup(pluginBuild) {
     pluginBuild.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes(`${'node_modules'}/zod/`) ? { path: 'zod-locales-en', namespace: 'gt-stub' } : undefined,
+      args.importer.includes('node_modules/zod/')
+        ? { path: 'zod-locales-en', namespace: 'gt-stub' }
+        : undefined,
     );
     pluginBuild.onLoad({ filter: /.*/, namespace: 'gt-stub' }, () => ({
       contents: "export { default as en } from 'zod/v4/locales/en.js';",
