@@ -292,7 +292,11 @@ export interface RigSummary {
 }
 
 export function listRigs(townRoot: string): RigSummary[] {
-  return withTownLedger(townRoot, (db) => listRigRows(db)).map((row) => ({
+  return withTownLedger(townRoot, (db) => listRigRows(db)).map((row) => rigSummary(townRoot, row));
+}
+
+function rigSummary(townRoot: string, row: ReturnType<typeof listRigRows>[number]): RigSummary {
+  return {
     name: row.name,
     prefix: row.prefix,
     path: join(townRoot, row.path),
@@ -300,7 +304,7 @@ export function listRigs(townRoot: string): RigSummary[] {
     upstream: row.upstream,
     experimental: row.experimental,
     parked: row.parked,
-  }));
+  };
 }
 
 export interface RigDetails extends RigSummary {
@@ -371,16 +375,10 @@ export async function showRig(townRoot: string, name: string): Promise<RigDetail
 }
 
 export function parkRig(townRoot: string, name: string, parked: boolean): RigSummary {
-  const row = withTownLedger(townRoot, (db) => setRigParked(db, name, parked));
-  return {
-    name: row.name,
-    prefix: row.prefix,
-    path: join(townRoot, row.path),
-    defaultBranch: row.defaultBranch,
-    upstream: row.upstream,
-    experimental: row.experimental,
-    parked: row.parked,
-  };
+  return rigSummary(
+    townRoot,
+    withTownLedger(townRoot, (db) => setRigParked(db, name, parked)),
+  );
 }
 
 export interface UnmergedItem {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isProcessAlive, processTree } from '../../src/runtime/proctree';
 import { type AgentTown, makeAgentTown } from '../helpers/agent-town';
+import { until } from '../helpers/wait';
 
 /**
  * The agent commands end to end: the real built `gt` on a minimal town, real tmux on the town's private
@@ -38,20 +39,6 @@ install = "pip install ghost-agent"
 agent = "echo"
 model = "echo-small"
 `;
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('gt agent commands', () => {
   let town: AgentTown;

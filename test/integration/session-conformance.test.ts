@@ -8,23 +8,10 @@ import { HeadlessProvider } from '../../src/runtime/headless';
 import { isProcessAlive } from '../../src/runtime/proctree';
 import type { SessionProvider, StartSpec } from '../../src/runtime/session';
 import { TmuxProvider } from '../../src/runtime/tmux';
+import { until } from '../helpers/wait';
 
 /** One suite, run against every SessionProvider. Real tmux on a private socket, real processes. */
 const ECHO_AGENT = resolve(import.meta.dirname, '../helpers/echo-agent.mjs');
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Fixture {
   provider: SessionProvider;
