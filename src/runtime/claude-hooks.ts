@@ -11,9 +11,19 @@
  * (`writeClaudeSettings`) puts it on disk atomically. Commands are assembled from argv arrays and quoted
  * here, so no caller ever concatenates untrusted text into a hook command line.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { GtError } from '../core/errors';
+import { writeFileAtomic } from '../town/atomic';
 
 export type ClaudeHookEvent =
   | 'SessionStart'
@@ -112,23 +122,52 @@ export function claudeSettings(
 }
 
 export interface GastownHookOptions {
-  /** How hooks invoke gt: a path or a name on PATH (default "gt"). */
+  /** How hooks invoke gt: a path or a name on PATH (default "gt"). Ignored when `gtArgv` is given. */
   gtBin?: string;
+  /** How hooks invoke gt as an argv prefix, e.g. [node, <package>/bin/gt.js] (quoted here). */
+  gtArgv?: readonly string[];
   /** Autonomous roles (polecat, witness, refinery, deacon) also drain mail at session start. */
   autonomous?: boolean;
-  /** argv (after gtBin) of the PreToolUse guard for Bash, once the guard exists; omitted when absent. */
+  /** Install `gt guard` as the PreToolUse hook for the tools it polices (CLAUDE_GUARD_MATCHER). */
+  guard?: boolean;
+  /** argv (after gt) of an extra PreToolUse hook for Bash only (legacy; prefer `guard`). */
   bashGuard?: readonly string[];
+  /**
+   * A shell command run at SessionStart and PreCompact instead of `gt prime --hook` (trusted config
+   * only: `[agents.<name>] env.GT_CLAUDE_PRIME_HOOK` in town.toml; used by the tests until `gt prime`).
+   */
+  primeShell?: string;
 }
+
+/** Tools the guard polices. Keep in step with CLAUDE_GUARD_MATCHER in src/guard/install.ts. */
+export const CLAUDE_GUARD_MATCHER = 'Bash|Edit|Write|MultiEdit|NotebookEdit|Read';
+
+/** Seconds Claude Code waits for a gt hook before giving up on it. */
+export const GT_HOOK_TIMEOUT_S = 30;
 
 /** gt's standard hooks for a Claude Code session (see reference §6.3). */
 export function gastownClaudeHooks(options: GastownHookOptions = {}): HookSpec[] {
-  const gt = options.gtBin ?? 'gt';
+  const gt = options.gtArgv && options.gtArgv.length > 0 ? [...options.gtArgv] : [options.gtBin ?? 'gt'];
+  const prime: Pick<HookSpec, 'argv' | 'shell'> =
+    options.primeShell !== undefined && options.primeShell.trim().length > 0
+      ? { shell: options.primeShell }
+      : { argv: [...gt, 'prime', '--hook'] };
   const hooks: HookSpec[] = [
-    { event: 'SessionStart', argv: [gt, 'prime', '--hook'] },
-    { event: 'PreCompact', argv: [gt, 'prime', '--hook'] },
+    { event: 'SessionStart', ...prime },
+    { event: 'PreCompact', ...prime },
   ];
+  if (options.guard) {
+    // The same event, matcher and arguments as src/guard/install.ts, so either installer replaces the
+    // other's entry instead of adding a second guard.
+    hooks.push({
+      event: 'PreToolUse',
+      matcher: CLAUDE_GUARD_MATCHER,
+      argv: [...gt, 'guard', '--format', 'claude'],
+      timeout: GT_HOOK_TIMEOUT_S,
+    });
+  }
   if (options.bashGuard && options.bashGuard.length > 0) {
-    hooks.push({ event: 'PreToolUse', matcher: 'Bash', argv: [gt, ...options.bashGuard] });
+    hooks.push({ event: 'PreToolUse', matcher: 'Bash', argv: [...gt, ...options.bashGuard] });
   }
   return hooks;
 }
@@ -225,4 +264,146 @@ export function claudeUserState(
     state.customApiKeyResponses = { approved: [...approved], rejected: prior.rejected ?? [] };
   }
   return state;
+}
+
+/**
+ * Where Claude Code keeps its user state: `$CLAUDE_CONFIG_DIR/.claude.json`, else `~/.claude.json`.
+ * null when neither HOME nor CLAUDE_CONFIG_DIR is known.
+ */
+export function claudeConfigFile(env: Readonly<Record<string, string | undefined>>): string | null {
+  if (env.CLAUDE_CONFIG_DIR) return join(env.CLAUDE_CONFIG_DIR, '.claude.json');
+  if (env.HOME) return join(env.HOME, '.claude.json');
+  return null;
+}
+
+/**
+ * `existing` with `projects[dir].hasTrustDialogAccepted = true` for each dir, and nothing else changed;
+ * null when every dir is already trusted (nothing to write). Pure.
+ */
+export function withWorkspaceTrust(
+  existing: Record<string, unknown>,
+  dirs: readonly string[],
+): Record<string, unknown> | null {
+  const prior = existing.projects;
+  const projects: Record<string, unknown> =
+    typeof prior === 'object' && prior !== null && !Array.isArray(prior)
+      ? { ...(prior as Record<string, unknown>) }
+      : {};
+  let changed = false;
+  for (const dir of dirs) {
+    const entry = projects[dir];
+    const record =
+      typeof entry === 'object' && entry !== null && !Array.isArray(entry)
+        ? (entry as Record<string, unknown>)
+        : {};
+    if (record.hasTrustDialogAccepted === true) continue;
+    projects[dir] = { ...record, hasTrustDialogAccepted: true };
+    changed = true;
+  }
+  return changed ? { ...existing, projects } : null;
+}
+
+/** Claude Code's own lock discipline for its config (proper-lockfile): a `<file>.lock` directory. */
+const CONFIG_LOCK_STALE_MS = 30_000;
+
+async function withConfigLock<T>(file: string, timeoutMs: number, fn: () => T): Promise<T> {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new GtError('GT_E_IO', `cannot lock ${file}: ${(error as Error).message}`, { cause: error });
+      }
+      let age = 0;
+      try {
+        age = Date.now() - statSync(lock).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      if (age > CONFIG_LOCK_STALE_MS) {
+        try {
+          rmdirSync(lock);
+        } catch {}
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new GtError('GT_E_IO', `timed out waiting for the lock on ${file} (${lock})`, {
+          hint: 'a Claude Code process is writing its config; retry in a moment',
+        });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      rmdirSync(lock);
+    } catch {}
+  }
+}
+
+/**
+ * Pre-accepts Claude Code's folder-trust dialog for `dirs` by merging only
+ * `projects[<dir>].hasTrustDialogAccepted = true` into the user's Claude config (see claudeConfigFile).
+ * Under Claude Code's own lock (`<file>.lock`), read-modify-write with an atomic rename; the file's mode
+ * is kept (0600 for a new file) and a symlinked file is written through. Nothing is written when the
+ * dirs are already trusted. A file that is not a JSON object is never overwritten: GT_E_CONFIG.
+ * Onboarding, login and API-key approval are the person's one-time setup and are not touched.
+ * Returns true when the file changed.
+ */
+export async function trustClaudeWorkspaces(
+  configFile: string,
+  dirs: readonly string[],
+  options: { lockTimeoutMs?: number } = {},
+): Promise<boolean> {
+  let target = configFile;
+  try {
+    if (lstatSync(configFile).isSymbolicLink()) target = realpathSync(configFile);
+  } catch {
+    // absent (or a dangling link, written as a new file)
+  }
+  const read = (): { state: Record<string, unknown>; mode: number } | null => {
+    let text: string;
+    let mode = 0o600;
+    try {
+      text = readFileSync(target, 'utf8');
+      mode = statSync(target).mode & 0o777;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: {}, mode };
+      throw new GtError('GT_E_IO', `cannot read ${target}: ${(error as Error).message}`, { cause: error });
+    }
+    if (text.trim().length === 0) return { state: {}, mode };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      parsed = error;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || parsed instanceof Error) {
+      throw new GtError(
+        'GT_E_CONFIG',
+        `${target} is not a JSON object, so gt cannot mark ${dirs.join(', ')} as trusted`,
+        {
+          hint: 'run claude once to repair it (gt never overwrites it)',
+        },
+      );
+    }
+    return { state: parsed as Record<string, unknown>, mode };
+  };
+  // Cheap check first: the common case (already trusted) takes no lock and writes nothing.
+  const before = read();
+  if (before && withWorkspaceTrust(before.state, dirs) === null) return false;
+  mkdirSync(dirname(target), { recursive: true });
+  return withConfigLock(target, options.lockTimeoutMs ?? 10_000, () => {
+    const current = read();
+    if (!current) return false;
+    const next = withWorkspaceTrust(current.state, dirs);
+    if (next === null) return false;
+    writeFileAtomic(target, `${JSON.stringify(next, null, 2)}\n`, current.mode);
+    return true;
+  });
 }

@@ -1,9 +1,16 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { GtError } from '../core/errors';
 import type { Db } from '../ledger/open';
 import { type AgentRow, recordSession } from '../runtime/agent-rows';
 import { type AgentRole, type Allocation, allocateAgent } from '../runtime/allocation';
+import {
+  claudeConfigFile,
+  gastownClaudeHooks,
+  trustClaudeWorkspaces,
+  writeClaudeSettings,
+} from '../runtime/claude-hooks';
 import type { RoleAssignment, RuntimeKind } from '../runtime/config-schema';
 import { sessionName } from '../runtime/names';
 import { deliverText } from '../runtime/nudge';
@@ -44,6 +51,8 @@ export interface StartedSession {
   cwd: string;
   log_file: string;
   ready: boolean | null;
+  /** The Claude Code settings file with gt's hooks, passed with --settings (claude-style agents only). */
+  settings_file?: string;
 }
 
 const ROLES: readonly AgentRole[] = ['mayor', 'polecat', 'crew', 'refinery', 'witness', 'deacon'];
@@ -108,8 +117,8 @@ function sessionEnv(root: string, row: AgentRow, session: string, alloc: Allocat
   };
   if (row.rig) env.GT_RIG = row.rig;
   // The gt that started the session, for agents that call it by GT_BIN (the sim) when gt is not on PATH.
-  const gtBin = join(packageRoot(), 'bin', 'gt.js');
-  if (existsSync(gtBin)) env.GT_BIN = gtBin;
+  const gtBin = gtBinPath();
+  if (gtBin) env.GT_BIN = gtBin;
   // The tmux server's environment is a snapshot from whoever started it: pass the caller's basics.
   for (const name of ['PATH', 'HOME', 'LANG', 'TERM_PROGRAM'] as const) {
     const value = process.env[name];
@@ -121,6 +130,112 @@ function sessionEnv(root: string, row: AgentRow, session: string, alloc: Allocat
     if (value !== undefined) secretEnv[name] = value;
   }
   return { env, secretEnv };
+}
+
+/** bin/gt.js of the running package, or null (gt on PATH is used then). */
+function gtBinPath(): string | null {
+  const gtBin = join(packageRoot(), 'bin', 'gt.js');
+  return existsSync(gtBin) ? gtBin : null;
+}
+
+/** Environment for the few git plumbing calls below: never a caller's GIT_DIR/GIT_WORK_TREE. */
+function gitEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR', 'GIT_PREFIX'])
+    delete env[name];
+  return env;
+}
+
+/** For a directory inside a git checkout: its path prefix, its info/exclude file, and whether `file` is tracked. */
+function gitCheckoutOf(
+  dir: string,
+  file: string,
+): { prefix: string; exclude: string; tracked: boolean } | null {
+  let out: string;
+  try {
+    out = execFileSync('git', ['-C', dir, 'rev-parse', '--show-prefix', '--git-path', 'info/exclude'], {
+      encoding: 'utf8',
+      env: gitEnv(),
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    });
+  } catch {
+    return null; // not a checkout (the Mayor's home, the town root)
+  }
+  const [prefix = '', excludeRel = ''] = out.split('\n');
+  let tracked = false;
+  try {
+    execFileSync('git', ['-C', dir, 'ls-files', '--error-unmatch', '--', file], {
+      env: gitEnv(),
+      stdio: 'ignore',
+      timeout: 10_000,
+    });
+    tracked = true;
+  } catch {
+    tracked = false;
+  }
+  return { prefix, exclude: isAbsolute(excludeRel) ? excludeRel : resolve(dir, excludeRel), tracked };
+}
+
+/** Adds `pattern` to a checkout's info/exclude (shared by all its worktrees) unless it is there. */
+function excludeFromCheckout(exclude: string, pattern: string): void {
+  let current = '';
+  try {
+    current = readFileSync(exclude, 'utf8');
+  } catch {
+    // no exclude file yet
+  }
+  if (current.split('\n').includes(pattern)) return;
+  mkdirSync(dirname(exclude), { recursive: true });
+  appendFileSync(exclude, `${current === '' || current.endsWith('\n') ? '' : '\n'}${pattern}\n`);
+}
+
+/**
+ * Claude Code sessions (agents whose preset has hooks = "claude"): gt's hooks and folder trust.
+ *
+ * - Hooks: SessionStart and PreCompact run `gt prime --hook` (or `GT_CLAUDE_PRIME_HOOK` from the agent's
+ *   env in town.toml, a trusted shell command), PreToolUse runs `gt guard --format claude` for the tools
+ *   the guard polices. They are merged (atomically, other keys and matchers kept) into
+ *   `<cwd>/.claude/settings.json`, and that file is also passed with `--settings`, so the hooks do not
+ *   depend on Claude Code's project discovery (identical hook commands run once). In a git checkout the
+ *   file is added to info/exclude, so a polecat never commits gt's hooks; if the repository tracks its own
+ *   `.claude/settings.json`, it is left alone and gt's hooks go to a gt-owned file under
+ *   `<town>/.gt/run/claude/<session>/` instead (Claude Code still reads the project's file from cwd).
+ * - Trust: an interactive session in an untrusted folder stops at the "Do you trust this folder?"
+ *   dialog. gt merges only `projects[<cwd>].hasTrustDialogAccepted = true` into the Claude config of the
+ *   session's HOME (`~/.claude.json`, or `$CLAUDE_CONFIG_DIR/.claude.json`), under Claude Code's own lock
+ *   and with an atomic rename; nothing else in that file is touched, and it is written only when the
+ *   folder is not trusted yet. Onboarding, login and API-key approval stay the person's one-time setup.
+ */
+async function prepareClaudeSession(
+  root: string,
+  session: string,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<string> {
+  const gtBin = gtBinPath();
+  const hooks = gastownClaudeHooks({
+    gtArgv: gtBin ? [process.execPath, gtBin] : ['gt'],
+    guard: true,
+    primeShell: env.GT_CLAUDE_PRIME_HOOK,
+  });
+  const checkout = gitCheckoutOf(cwd, '.claude/settings.json');
+  const settingsDir = checkout?.tracked ? join(townLayout(root).run, 'claude', session) : cwd;
+  const file = writeClaudeSettings(settingsDir, hooks);
+  if (checkout && !checkout.tracked)
+    excludeFromCheckout(checkout.exclude, `/${checkout.prefix}.claude/settings.json`);
+  const configFile = claudeConfigFile({
+    CLAUDE_CONFIG_DIR: env.CLAUDE_CONFIG_DIR ?? process.env.CLAUDE_CONFIG_DIR,
+    HOME: env.HOME,
+  });
+  if (configFile) {
+    let real = cwd;
+    try {
+      real = realpathSync(cwd);
+    } catch {}
+    await trustClaudeWorkspaces(configFile, [...new Set([cwd, real])]);
+  }
+  return file;
 }
 
 export async function startAgentSession(
@@ -137,11 +252,17 @@ export async function startAgentSession(
   Object.assign(env, options.env);
   assertInstalled(alloc.preset, env.PATH, cwd);
   const prompt = options.prompt === undefined ? startupPrompt(row) : options.prompt;
+  let extraArgs = options.extraArgs ?? [];
+  let settingsFile: string | undefined;
+  if (alloc.preset.hooks === 'claude') {
+    settingsFile = await prepareClaudeSession(root, session, cwd, env);
+    extraArgs = ['--settings', settingsFile, ...extraArgs];
+  }
   const plan = buildLaunch(alloc.preset, {
     mode: kind,
     model: alloc.model,
     prompt,
-    extraArgs: options.extraArgs,
+    extraArgs,
   });
   const provider = providerFor(kind, root);
   const logFile = sessionLogFile(root, session);
@@ -183,6 +304,7 @@ export async function startAgentSession(
     cwd,
     log_file: logFile,
     ready,
+    ...(settingsFile ? { settings_file: settingsFile } : {}),
   };
 }
 

@@ -1,28 +1,30 @@
 /**
- * End-to-end: the real Claude Code CLI (devDependency @anthropic-ai/claude-code, pinned) driven against
- * the scripted fake Messages API on loopback — headless (`-p --output-format stream-json --verbose`) and
- * interactive in tmux on a private socket. Proves: the session starts and sends its first prompt, a
- * scripted Bash tool call runs in the worktree, the SessionStart hook written by src/runtime/claude-hooks.ts
- * fires (with gt's identity env), and a PreToolUse hook blocks a Bash call with exit 2 (the model gets the
- * tool_result error). Skips only when the CLI package is not installed.
+ * End-to-end: the real Claude Code CLI (devDependency @anthropic-ai/claude-code, pinned) started **through
+ * gt** (`node bin/gt.js session start`) against the scripted fake Messages API on loopback, headless
+ * (`--runtime headless`: `-p --output-format stream-json --verbose`) and interactive in tmux on the town's
+ * private socket. Proves, for both: gt installs its hooks (`.claude/settings.json`, passed with
+ * `--settings`) and pre-accepts folder trust in the session's (temp) HOME; the session starts and sends
+ * its first prompt; a scripted Bash tool call runs in the polecat's worktree; the SessionStart hook gt
+ * installed fires with the session's identity; the PreToolUse hook gt installed (`gt guard`) refuses a
+ * scripted `git push origin HEAD:main` and the model receives the error tool_result; `gt peek` shows the
+ * output; `gt session stop` ends it. The API key reaches the CLI only through the claude preset's
+ * pass_env (the session's private env file), never a command line. Skips only when the CLI package is
+ * not installed.
  *
- * TODO(issue 5, sessions): start the tmux/headless sessions through the session providers once they land;
- * TODO(work-loop issue): SessionStart runs the real `gt prime --hook`, and the real PreToolUse guard
- * refuses `git push origin HEAD:main`.
+ * TODO(work-loop issue): `gt prime` does not exist yet, so the town sets `[agents.claude]
+ * env.GT_CLAUDE_PRIME_HOOK` to a stand-in that records its environment and input; once `gt prime --hook`
+ * lands, drop GT_CLAUDE_PRIME_HOOK here and assert on what `gt prime` prints instead.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  claudeUserState,
-  type HookSpec,
-  shellQuote,
-  writeClaudeSettings,
-} from '../../src/runtime/claude-hooks';
+import { openLedger } from '../../src/ledger/open';
+import { ensureAgentRow } from '../../src/runtime/agent-rows';
+import { type AgentTown, GT_BIN, makeAgentTown } from '../helpers/agent-town';
 import {
   type FakeAnthropic,
   type RecordedRequest,
@@ -48,76 +50,129 @@ const missing = !existsSync(CLAUDE)
   ? `Claude Code CLI not installed (${CLAUDE} missing): run 'npm install' (devDependency @anthropic-ai/claude-code@${PINNED ?? '?'})`
   : false;
 
-interface Sandbox {
-  root: string;
-  home: string;
-  work: string;
-  startMarker: string;
-  guardLog: string;
-  env: Record<string, string>;
+const AGENT = 'rig/toast';
+const SESSION = 'gt-rig-toast';
+
+/** Stand-in for `gt prime --hook` (see the TODO above): identity env, then the hook's stdin JSON. */
+const PRIME_STAND_IN = `{ printf 'role=%s agent=%s session=%s\\n' "$GT_ROLE" "$GT_AGENT" "$GT_SESSION"; cat; echo; } >> "$GT_TOWN/session-start.log"`;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
 }
 
-/** A temp HOME with onboarding/trust pre-accepted, a git worktree, and gt's hooks in .claude/settings.json. */
-function makeSandbox(fake: FakeAnthropic, label: string): Sandbox {
-  const root = mkdtempSync(join(tmpdir(), `gt-claude-${label}-`));
-  const home = join(root, 'home');
-  const work = join(root, 'rig', 'polecats', 'toast');
-  mkdirSync(home, { recursive: true });
-  mkdirSync(work, { recursive: true });
-  const gitconfig = join(root, 'gitconfig');
+interface ClaudeTown {
+  town: AgentTown;
+  home: string;
+  work: string;
+  origin: string;
+  originMain: string;
+  startLog: string;
+  /** Runs `node bin/gt.js …` in the town with the test's environment (temp HOME, fake API). */
+  gt: (args: string[]) => Promise<Run>;
+  gtJson: <T = Record<string, unknown>>(args: string[]) => Promise<T>;
+}
+
+/**
+ * A town whose `claude` agent runs the pinned CLI with the sandbox environment, a rig repo with a bare
+ * origin, and the polecat `rig/toast` with its own git worktree. HOME is a temp dir in which the person's
+ * one-time Claude setup (onboarding done, API key approved) exists, but no folder is trusted: gt must
+ * trust the worktree itself.
+ */
+function makeClaudeTown(fake: FakeAnthropic): ClaudeTown {
+  const toml = [
+    '[agents.claude]',
+    `command = ${JSON.stringify(CLAUDE)}`,
+    'env = { IS_SANDBOX = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1", DISABLE_AUTOUPDATER = "1", ' +
+      `DISABLE_TELEMETRY = "1", DISABLE_ERROR_REPORTING = "1", GT_CLAUDE_PRIME_HOOK = ${JSON.stringify(PRIME_STAND_IN)} }`,
+    '',
+  ].join('\n');
+  const town = makeAgentTown(toml);
+  const home = join(town.root, 'home');
+  mkdirSync(home);
+  const gitconfig = join(home, '.gitconfig');
   writeFileSync(
     gitconfig,
     '[user]\n\tname = Test\n\temail = test@example.invalid\n[init]\n\tdefaultBranch = main\n',
   );
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^(ANTHROPIC_|CLAUDE_|GT_|BD_|GIT_)/.test(name) || ['TMUX', 'TMUX_PANE', 'BEADS_DIR'].includes(name))
+      delete env[name];
+  }
+  Object.assign(env, {
     HOME: home,
     LANG: 'C.UTF-8',
-    TERM: 'xterm-256color',
     GIT_CONFIG_GLOBAL: gitconfig,
     GIT_CONFIG_NOSYSTEM: '1',
+    // Both reach the session only through the claude preset's pass_env (the 0600 env file).
     ANTHROPIC_BASE_URL: fake.url,
     ANTHROPIC_API_KEY: 'fake',
-    IS_SANDBOX: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_ERROR_REPORTING: '1',
-    GT_TOWN: root,
-    GT_RIG: 'rig',
-    GT_ROLE: 'polecat',
-    GT_AGENT: 'rig/polecats/toast',
-    BD_ACTOR: 'rig/polecats/toast',
-  };
-  execFileSync('git', ['init', '-q'], { cwd: work, env });
-  writeFileSync(join(work, 'README.md'), '# rig\n');
-  execFileSync('git', ['add', '.'], { cwd: work, env });
-  execFileSync('git', ['commit', '-qm', 'init'], { cwd: work, env });
+  });
+  const git = (args: string[], cwd: string) =>
+    execFileSync('git', args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
+  const origin = join(town.root, 'origin.git');
+  git(['init', '-q', '--bare', '-b', 'main', origin], town.root);
+  const repo = join(town.root, 'rigs', 'rig', 'repo');
+  mkdirSync(repo, { recursive: true });
+  git(['init', '-q', '-b', 'main'], repo);
+  writeFileSync(join(repo, 'README.md'), '# rig\n');
+  git(['add', '.'], repo);
+  git(['commit', '-qm', 'init'], repo);
+  git(['remote', 'add', 'origin', origin], repo);
+  git(['push', '-q', 'origin', 'main'], repo);
+  const work = join(town.root, 'rigs', 'rig', 'polecats', 'toast');
+  git(['worktree', 'add', '-q', '-b', 'polecat/toast', work], repo);
+  const originMain = git(['rev-parse', 'main'], origin);
+
+  const db = openLedger(join(town.root, '.gt', 'ledger.db'));
+  try {
+    ensureAgentRow(db, { id: AGENT, role: 'polecat', rig: 'rig', name: 'toast', worktree: work });
+  } finally {
+    db.close();
+  }
 
   const version = execFileSync(CLAUDE, ['--version'], { env, encoding: 'utf8' }).trim().split(/\s/)[0];
   writeFileSync(
     join(home, '.claude.json'),
-    JSON.stringify(claudeUserState({ trustedDirs: [work], version, apiKey: 'fake' }), null, 2),
+    JSON.stringify({
+      hasCompletedOnboarding: true,
+      lastOnboardingVersion: version,
+      customApiKeyResponses: { approved: ['fake'], rejected: [] },
+      gtTestSentinel: 'kept',
+    }),
+    { mode: 0o600 },
   );
 
-  const startMarker = join(root, 'session-start.marker');
-  const guardLog = join(root, 'guard-input.jsonl');
-  // Stand-ins until `gt prime --hook` and the gt guard exist (see TODOs above): the SessionStart hook
-  // records gt's identity env; the PreToolUse guard logs its input and blocks any command mentioning
-  // "push origin HEAD:main" with exit 2.
-  const hooks: HookSpec[] = [
-    {
-      event: 'SessionStart',
-      shell: `printf 'role=%s agent=%s\\n' "$GT_ROLE" "$GT_AGENT" > ${shellQuote(startMarker)}`,
-    },
-    {
-      event: 'PreToolUse',
-      matcher: 'Bash',
-      shell: `input=$(cat); printf '%s\\n' "$input" >> ${shellQuote(guardLog)}; case "$input" in *'push origin HEAD:main'*) echo 'gt guard: polecats never push to main' >&2; exit 2;; esac; exit 0`,
-    },
-  ];
-  writeClaudeSettings(work, hooks);
-  return { root, home, work, startMarker, guardLog, env };
+  const gt = (args: string[]) =>
+    new Promise<Run>((done) => {
+      execFile(
+        process.execPath,
+        [GT_BIN, ...args],
+        { cwd: town.root, env, maxBuffer: 16 * 1024 * 1024, timeout: 60_000 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+          done({ code, stdout, stderr });
+        },
+      );
+    });
+  const gtJson = async <T = Record<string, unknown>>(args: string[]): Promise<T> => {
+    const run = await gt([...args, '--json']);
+    assert.equal(run.code, 0, `gt ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
+    return JSON.parse(run.stdout) as T;
+  };
+  return {
+    town,
+    home,
+    work,
+    origin,
+    originMain,
+    startLog: join(town.root, 'session-start.log'),
+    gt,
+    gtJson,
+  };
 }
 
 function script(token: string) {
@@ -141,11 +196,93 @@ function script(token: string) {
   ];
 }
 
-/** Asserts what the fake server saw for one session: first prompt, tool ran, guard blocked. */
-async function assertSessionWorked(fake: FakeAnthropic, box: Sandbox, token: string): Promise<void> {
+/** Polls `check` until it returns a value (not undefined) or the time runs out. */
+async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+interface Started {
+  agent: string;
+  session: string;
+  runtime: string;
+  preset: string;
+  cwd: string;
+  log_file: string;
+  settings_file?: string;
+}
+
+/** Starts the polecat through gt and checks what gt prepared: hooks, --settings, trust, git hygiene. */
+async function startThroughGt(
+  box: ClaudeTown,
+  runtime: 'tmux' | 'headless',
+  token: string,
+): Promise<Started> {
+  const prompt = `You are a polecat. Run gt prime --hook and begin work. [${token}]`;
+  const started = await box.gtJson<Started>([
+    'session',
+    'start',
+    AGENT,
+    '--runtime',
+    runtime,
+    '--prompt',
+    prompt,
+  ]);
+  assert.equal(started.session, SESSION);
+  assert.equal(started.runtime, runtime);
+  assert.equal(started.preset, 'claude');
+  assert.equal(started.cwd, box.work);
+
+  // gt's hooks, merged into the worktree's settings and passed explicitly.
+  const settingsFile = join(box.work, '.claude', 'settings.json');
+  assert.equal(started.settings_file, settingsFile);
+  const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as {
+    skipDangerousModePermissionPrompt?: boolean;
+    hooks: Record<string, Array<{ matcher: string; hooks: Array<{ command: string }> }>>;
+  };
+  assert.equal(settings.skipDangerousModePermissionPrompt, true);
+  assert.equal(settings.hooks.SessionStart?.[0]?.hooks[0]?.command, PRIME_STAND_IN);
+  const guard = settings.hooks.PreToolUse?.[0];
+  assert.equal(guard?.matcher, 'Bash|Edit|Write|MultiEdit|NotebookEdit|Read');
+  assert.ok(
+    guard?.hooks[0]?.command.endsWith(`${GT_BIN} guard --format claude`),
+    `the guard hook runs this gt: ${guard?.hooks[0]?.command}`,
+  );
+  // …and never shows up as the polecat's work.
+  const status = execFileSync('git', ['status', '--porcelain'], { cwd: box.work, encoding: 'utf8' });
+  assert.doesNotMatch(status, /\.claude/, `gt's settings are excluded from the checkout: ${status}`);
+
+  // Folder trust pre-accepted by merging one entry into the user's Claude config; the rest is kept.
+  const configFile = join(box.home, '.claude.json');
+  const state = JSON.parse(readFileSync(configFile, 'utf8')) as {
+    gtTestSentinel?: string;
+    projects?: Record<string, { hasTrustDialogAccepted?: boolean }>;
+  };
+  assert.equal(state.gtTestSentinel, 'kept');
+  assert.equal(state.projects?.[box.work]?.hasTrustDialogAccepted, true);
+  assert.equal(statSync(configFile).mode & 0o777, 0o600, 'the config keeps its mode');
+  return started;
+}
+
+/** What the fake server saw: the first prompt, the tool ran, the guard refused the push to main. */
+async function assertSessionWorked(fake: FakeAnthropic, box: ClaudeTown, token: string): Promise<void> {
   const first = await fake.waitFor(
     (r) => r.scripted && r.turnIndex === 0,
-    30_000,
+    40_000,
     'the first agent-loop request',
   );
   assert.ok(
@@ -154,39 +291,58 @@ async function assertSessionWorked(fake: FakeAnthropic, box: Sandbox, token: str
   );
   const third: RecordedRequest = await fake.waitFor(
     (r) => r.scripted && r.turnIndex === 2,
-    30_000,
-    'the request after the blocked tool call',
+    40_000,
+    'the request after the refused tool call',
   );
   const results = toolResults(third);
   assert.equal(results.length, 2, `two tool results: ${JSON.stringify(results)}`);
-  assert.equal(results[0]?.is_error, false, 'the first Bash call succeeded');
-  assert.equal(results[1]?.is_error, true, 'the push to main was blocked');
-  assert.match(results[1]?.text ?? '', /polecats never push to main/);
+  assert.equal(results[0]?.is_error, false, `the first Bash call ran: ${JSON.stringify(results[0])}`);
+  assert.equal(results[1]?.is_error, true, 'gt guard refused the push to main');
+  assert.match(results[1]?.text ?? '', /PreToolUse:Bash/);
+  assert.match(results[1]?.text ?? '', /gt guard: 'HEAD:main' would push to main/);
 
   assert.equal(
     readFileSync(join(box.work, 'proof.txt'), 'utf8'),
     'hi\n',
     'the scripted tool call ran in the worktree',
   );
-  assert.equal(existsSync(join(box.work, 'pushed.txt')), false, 'the blocked command never ran');
-  assert.equal(
-    readFileSync(box.startMarker, 'utf8'),
-    'role=polecat agent=rig/polecats/toast\n',
-    'SessionStart hook ran with the identity env',
-  );
-  const guardInputs = readFileSync(box.guardLog, 'utf8').trim().split('\n');
-  assert.equal(guardInputs.length, 2, 'the PreToolUse hook saw both Bash calls');
-  const blocked = JSON.parse(guardInputs[1] ?? '{}') as {
-    tool_name?: string;
-    tool_input?: { command?: string };
-  };
-  assert.equal(blocked.tool_name, 'Bash');
-  assert.match(blocked.tool_input?.command ?? '', /git push origin HEAD:main/);
+  assert.equal(existsSync(join(box.work, 'pushed.txt')), false, 'the refused command never ran');
+  const originMain = execFileSync('git', ['rev-parse', 'main'], { cwd: box.origin, encoding: 'utf8' }).trim();
+  assert.equal(originMain, box.originMain, "origin's main is untouched");
 }
 
-describe('real Claude Code against the fake Messages API', { skip: missing }, () => {
+/** The SessionStart hook gt installed ran once, in the session's environment; returns its input. */
+function sessionStartInput(box: ClaudeTown): { session_id?: string; transcript_path?: string; cwd?: string } {
+  const lines = readFileSync(box.startLog, 'utf8').trim().split('\n');
+  assert.equal(lines.length, 2, `SessionStart ran once: ${lines.join('\n')}`);
+  assert.equal(lines[0], `role=polecat agent=${AGENT} session=${SESSION}`);
+  const input = JSON.parse(lines[1] ?? '{}') as { hook_event_name?: string; cwd?: string };
+  assert.equal(input.hook_event_name, 'SessionStart');
+  assert.equal(input.cwd, box.work);
+  return input;
+}
+
+async function stopThroughGt(box: ClaudeTown, token: string): Promise<void> {
+  const stopped = await box.gtJson<{ session: string }>(['session', 'stop', AGENT]);
+  assert.equal(stopped.session, SESSION);
+  const status = await box.gtJson<{ session_exists: boolean; process_alive: boolean }>([
+    'session',
+    'status',
+    AGENT,
+  ]);
+  assert.equal(status.session_exists, false);
+  assert.equal(status.process_alive, false);
+  // The CLI (its argv holds the prompt token) is gone with the whole tree.
+  await until('the claude process to be gone', 10_000, async () => {
+    const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+    return ps.includes(token) ? undefined : true;
+  });
+}
+
+describe('real Claude Code started through gt, against the fake Messages API', { skip: missing }, () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   before(() => {
+    assert.ok(existsSync(join(ROOT, 'dist', 'gt.js')), "bin/gt.js needs the build: run 'npm run build'");
     const home = mkdtempSync(join(tmpdir(), 'gt-claude-version-'));
     let out: string;
     try {
@@ -213,39 +369,39 @@ describe('real Claude Code against the fake Messages API', { skip: missing }, ()
     if (failures.length > 0) throw failures[0];
   });
 
-  test('headless: -p --output-format stream-json', async () => {
-    const token = `tok-${process.pid}-headless`;
+  /** A fake server and a town, both removed after the suite (the session stopped first). */
+  async function setup(token: string): Promise<{ fake: FakeAnthropic; box: ClaudeTown }> {
     const fake = await startFakeAnthropic({ turns: script(token) });
     cleanups.push(() => fake.close());
-    const box = makeSandbox(fake, 'headless');
-    cleanups.push(() => rmSync(box.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+    const box = makeClaudeTown(fake);
+    cleanups.push(async () => {
+      await box.gt(['session', 'stop', AGENT]);
+      await box.town.cleanup();
+    });
+    return { fake, box };
+  }
 
-    const prompt = `You are a polecat. Run gt prime --hook and begin work. [${token}]`;
-    const child = spawn(
-      CLAUDE,
-      ['-p', '--output-format', 'stream-json', '--verbose', '--dangerously-skip-permissions', prompt],
-      { cwd: box.work, env: box.env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString('utf8');
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString('utf8');
-    });
-    const status = await new Promise<number | null>((resolveExit) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolveExit(code);
-      });
-    });
-    assert.equal(status, 0, `claude exited 0; stderr: ${stderr.slice(0, 2000)}`);
+  test('headless: gt session start --runtime headless', { timeout: 120_000 }, async () => {
+    const token = `tok-${process.pid}-headless`;
+    const { fake, box } = await setup(token);
+    const started = await startThroughGt(box, 'headless', token);
 
-    const events = stdout
+    await assertSessionWorked(fake, box, token);
+    // The turn end and exit status are known exactly.
+    const status = await until('the headless session to exit', 40_000, async () => {
+      const s = await box.gtJson<{ process_alive: boolean; exit_code: number | null }>([
+        'session',
+        'status',
+        AGENT,
+      ]);
+      return s.process_alive ? undefined : s;
+    });
+    assert.equal(status.exit_code, 0);
+
+    // The structured output gt logged.
+    const events = readFileSync(started.log_file, 'utf8')
       .split('\n')
-      .filter((l) => l.trim().length > 0)
+      .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const init = events.find((e) => e.type === 'system' && e.subtype === 'init');
     assert.ok(init, 'stream-json has the init event');
@@ -254,22 +410,16 @@ describe('real Claude Code against the fake Messages API', { skip: missing }, ()
     assert.ok(hook, 'stream-json reports the SessionStart hook');
     assert.equal(hook.exit_code, 0);
     const result = events.at(-1);
-    assert.equal(result?.type, 'result', 'the stream ends with a result event (turn end known exactly)');
+    assert.equal(result?.type, 'result', 'the stream ends with a result event');
     assert.equal(result?.is_error, false);
     assert.match(String(result?.result), new RegExp(`Finished ${token}`));
 
-    await assertSessionWorked(fake, box, token);
-
-    // The session transcript (for cost accounting) is where the hook input says, under the temp HOME,
-    // and carries the usage the server reported for each turn.
-    const hookInput = JSON.parse(readFileSync(box.guardLog, 'utf8').split('\n')[0] ?? '{}') as {
-      transcript_path?: string;
-      session_id?: string;
-    };
-    assert.equal(hookInput.session_id, init.session_id);
-    const transcript = hookInput.transcript_path ?? '';
+    // SessionStart ran with gt's identity; its input names the transcript (for cost accounting), under
+    // the session's HOME, with the usage the server reported for each turn.
+    const input = sessionStartInput(box);
+    assert.equal(input.session_id, init.session_id);
+    const transcript = input.transcript_path ?? '';
     assert.ok(transcript.startsWith(join(box.home, '.claude', 'projects')), transcript);
-    assert.ok(transcript.endsWith(`${String(init.session_id)}.jsonl`), transcript);
     const perMessage = new Map<string, { input_tokens: number; output_tokens: number }>();
     for (const line of readFileSync(transcript, 'utf8').split('\n')) {
       if (line.trim().length === 0) continue;
@@ -286,76 +436,41 @@ describe('real Claude Code against the fake Messages API', { skip: missing }, ()
       { input: 0, output: 0 },
     );
     assert.deepEqual(totals, { input: 3300, output: 33 });
+
+    const peek = await box.gtJson<{ lines: string[] }>(['peek', AGENT, '-n', '5']);
+    assert.ok(
+      peek.lines.some((l) => l.includes('"type":"result"')),
+      `gt peek shows the log: ${peek.lines.join('\n')}`,
+    );
+    await stopThroughGt(box, token);
   });
 
-  test('interactive in tmux on a private socket', async () => {
+  test('interactive: gt session start in tmux on the town socket', { timeout: 120_000 }, async () => {
     const token = `tok-${process.pid}-tmux`;
-    const fake = await startFakeAnthropic({ turns: script(token) });
-    cleanups.push(() => fake.close());
-    const box = makeSandbox(fake, 'tmux');
-    cleanups.push(() => rmSync(box.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
-    const sock = join(box.root, 'tmux.sock');
-    const tmux = (...args: string[]) =>
-      execFileSync('tmux', ['-S', sock, '-f', '/dev/null', ...args], { encoding: 'utf8', env: box.env });
-    cleanups.push(async () => {
-      // Kill the server, then wait for the CLI to be gone before its HOME is removed.
-      let panePid = 0;
-      try {
-        panePid = Number(tmux('display-message', '-p', '-t', 'gt-rig-toast', '#{pane_pid}').trim());
-        tmux('kill-server');
-      } catch {
-        // already gone
-      }
-      const deadline = Date.now() + 5000;
-      while (panePid > 0 && Date.now() < deadline) {
-        try {
-          process.kill(panePid, 0);
-        } catch {
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      if (panePid > 0 && Date.now() >= deadline) process.kill(panePid, 'SIGKILL');
-    });
-    const envArgs = Object.entries(box.env).map(([k, v]) => `${k}=${v}`);
-    const prompt = `You are a polecat. Run gt prime --hook and begin work. [${token}]`;
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      'gt-rig-toast',
-      '-x',
-      '160',
-      '-y',
-      '50',
-      '-c',
-      box.work,
-      'env',
-      '-i',
-      ...envArgs,
-      CLAUDE,
-      '--dangerously-skip-permissions',
-      prompt,
-    );
-    const capture = () => tmux('capture-pane', '-p', '-t', 'gt-rig-toast');
+    const { fake, box } = await setup(token);
+    await startThroughGt(box, 'tmux', token);
 
     await assertSessionWorked(fake, box, token);
+    sessionStartInput(box);
 
-    // Readiness: the input prompt "❯" is back and the turn's final text is on screen.
-    const deadline = Date.now() + 20_000;
-    let screen = capture();
-    while (!(screen.includes(`Finished ${token}`) && /^❯\s*$/m.test(screen)) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      screen = capture();
-    }
-    assert.match(screen, new RegExp(`Finished ${token}`), `final text on screen:\n${screen}`);
-    assert.match(screen, /^❯\s*$/m, `ready prompt on screen:\n${screen}`);
+    // gt peek shows the pane: the turn's final text and the ready prompt "❯" back in the input box.
+    const screen = await until('the final text and the prompt on screen', 30_000, async () => {
+      const peek = await box.gtJson<{ lines: string[]; alive: boolean }>(['peek', AGENT, '-n', '60']);
+      const text = peek.lines.join('\n');
+      return text.includes(`Finished ${token}`) && /^❯\s*$/m.test(text) ? text : undefined;
+    });
+    assert.doesNotMatch(screen, /trust this folder/i, 'no trust dialog');
 
-    // A nudge typed into the pane (literal text, pause, then Enter) reaches the model as a new turn.
+    // The key came through the env file, never a command line.
+    const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+    assert.doesNotMatch(ps, /ANTHROPIC_API_KEY/);
+
+    // A gt nudge typed into the pane reaches the model as a new turn.
     const nudge = `nudge-${token}`;
-    tmux('send-keys', '-t', 'gt-rig-toast', '-l', nudge);
-    await new Promise((r) => setTimeout(r, 500));
-    tmux('send-keys', '-t', 'gt-rig-toast', 'Enter');
-    await fake.waitFor((r) => r.scripted && userTexts(r).some((t) => t.includes(nudge)), 20_000, 'the nudge');
+    const sent = await box.gtJson<{ status: string }>(['nudge', AGENT, nudge]);
+    assert.equal(sent.status, 'delivered');
+    await fake.waitFor((r) => r.scripted && userTexts(r).some((t) => t.includes(nudge)), 30_000, 'the nudge');
+
+    await stopThroughGt(box, token);
   });
 });
