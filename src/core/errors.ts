@@ -56,7 +56,22 @@ export type ErrorCode =
   | 'GT_E_NOT_ALLOWED'
   | 'GT_E_INVALID_SEVERITY'
   | 'GT_E_ESCALATION_NOT_FOUND'
-  | 'GT_E_ESCALATION_CLOSED';
+  | 'GT_E_ESCALATION_CLOSED'
+  // the work loop (sling, prime, done, handoff)
+  | 'GT_E_NOT_SLINGABLE'
+  | 'GT_E_ALREADY_HOOKED'
+  | 'GT_E_AGENT_BUSY'
+  | 'GT_E_RIG_PARKED'
+  | 'GT_E_CAPACITY'
+  | 'GT_E_NOT_AN_AGENT'
+  | 'GT_E_NO_HOOK'
+  | 'GT_E_DIRTY_WORKTREE'
+  | 'GT_E_EMPTY_BRANCH'
+  | 'GT_E_WRONG_BRANCH'
+  | 'GT_E_PUSH_FAILED'
+  | 'GT_E_MR_NOT_FOUND'
+  | 'GT_E_MR_STATE'
+  | 'GT_E_REFINERY_BUSY';
 
 export interface GtErrorOptions {
   hint?: string;

@@ -276,6 +276,59 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX escalations_bead ON escalations (bead_id) WHERE bead_id IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    description: 'merge requests and their events, handoff notes',
+    sql: `
+      -- A polecat branch submitted by 'gt done'. One row per (bead, head commit), so a re-run of gt done is a
+      -- no-op. The Refinery owns every transition after 'queued':
+      --   queued -> sheriff -> ready -> testing -> merged | rejected (rejected_reason says why).
+      CREATE TABLE merge_requests (
+        id              INTEGER PRIMARY KEY,
+        rig             TEXT    NOT NULL REFERENCES rigs (name) ON UPDATE CASCADE,
+        bead_id         TEXT    NOT NULL REFERENCES beads (id) ON UPDATE CASCADE,
+        agent_id        TEXT    NOT NULL,
+        branch          TEXT    NOT NULL CHECK (length(branch) BETWEEN 1 AND 255),
+        head_sha        TEXT    NOT NULL CHECK (length(head_sha) BETWEEN 40 AND 64),
+        base_sha        TEXT    NOT NULL CHECK (length(base_sha) BETWEEN 40 AND 64),
+        state           TEXT    NOT NULL DEFAULT 'queued'
+                          CHECK (state IN ('queued','sheriff','ready','testing','merged','rejected')),
+        rejected_reason TEXT,
+        merged_sha      TEXT,
+        attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        UNIQUE (bead_id, head_sha),
+        CHECK (state = 'rejected' OR rejected_reason IS NULL)
+      ) STRICT;
+      CREATE INDEX merge_requests_queue ON merge_requests (rig, state, id);
+      CREATE INDEX merge_requests_bead ON merge_requests (bead_id, id);
+
+      -- The trail of every MR transition: who moved it, from what, to what, and why.
+      CREATE TABLE mr_events (
+        id         INTEGER PRIMARY KEY,
+        mr_id      INTEGER NOT NULL REFERENCES merge_requests (id) ON DELETE CASCADE,
+        event      TEXT    NOT NULL CHECK (length(event) BETWEEN 1 AND 50),
+        from_state TEXT,
+        to_state   TEXT,
+        actor      TEXT    NOT NULL,
+        detail     TEXT,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX mr_events_mr ON mr_events (mr_id, id);
+
+      -- Notes an agent leaves for its next session ('gt handoff --note'); 'gt prime' shows the latest one
+      -- written while the agent held its current bead.
+      CREATE TABLE handoff_notes (
+        id         INTEGER PRIMARY KEY,
+        agent_id   TEXT    NOT NULL REFERENCES agents (id) ON UPDATE CASCADE ON DELETE CASCADE,
+        bead_id    TEXT,
+        note       TEXT    NOT NULL CHECK (length(CAST(note AS BLOB)) <= 65536),
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX handoff_notes_agent ON handoff_notes (agent_id, id);
+    `,
+  },
 ];
 
 export const LATEST_LEDGER_VERSION = MIGRATIONS.length;

@@ -47,7 +47,7 @@ export interface ConvoyMemberJson {
   assignee: string | null;
   /** The agent whose hook holds the bead (agents.hooked_bead), if any. */
   polecat: string | null;
-  /** The bead's merge-request state; filled in by the Refinery once MRs exist. */
+  /** The state of the bead's latest merge request (merge_requests, recorded by gt done), or null. */
   mr_state: string | null;
   added_at: string;
   added_by: string;
@@ -210,15 +210,16 @@ export function listConvoys(store: BeadStore, options: { all?: boolean } = {}): 
 export function showConvoy(store: BeadStore, input: string): ConvoyJson {
   const id = resolveConvoy(store, input);
   const summary = prepared<[string], ConvoySummaryRow>(store.db, `${SUMMARY_SQL} WHERE c.id = ?`).get(id)!;
-  const members = prepared<[string], Omit<ConvoyMemberJson, 'mr_state' | 'added_at'> & { added_at: number }>(
+  const members = prepared<[string], Omit<ConvoyMemberJson, 'added_at'> & { added_at: number }>(
     store.db,
-    `SELECT b.id, b.title, b.rig, b.status, b.assignee, a.id AS polecat, m.added_at, m.added_by
+    `SELECT b.id, b.title, b.rig, b.status, b.assignee, a.id AS polecat, m.added_at, m.added_by,
+            (SELECT r.state FROM merge_requests r WHERE r.bead_id = b.id ORDER BY r.id DESC LIMIT 1) AS mr_state
        FROM convoy_members m JOIN beads b ON b.id = m.bead_id LEFT JOIN agents a ON a.hooked_bead = b.id
        WHERE m.convoy_id = ? ORDER BY b.rig, b.priority, b.created_at, b.id`,
   ).all(id);
   return {
     ...summaryToJson(summary),
-    members: members.map((m) => ({ ...m, mr_state: null, added_at: toRfc3339(m.added_at) })),
+    members: members.map((m) => ({ ...m, added_at: toRfc3339(m.added_at) })),
   };
 }
 

@@ -5,8 +5,10 @@ import { registerDoctorCommand } from './doctor-command';
 import { registerEscalateCommands } from './escalate-commands';
 import { registerGuardCommand } from './guard-command';
 import { registerMailCommands } from './mail-commands';
+import { registerMayorCommands } from './mayor-commands';
 import { registerRigCommands } from './rig-commands';
 import { registerTownCommands } from './town-commands';
+import { registerWorkCommands } from './work-commands';
 
 /**
  * Each subsystem adds one `register…(program)` here. Handlers are imported lazily inside actions so a
@@ -21,6 +23,8 @@ const registrations: Array<(program: Command) => void> = [
   registerConvoyCommands,
   registerMailCommands,
   registerEscalateCommands,
+  registerMayorCommands,
+  registerWorkCommands,
 ];
 
 export function registerGtCommands(program: Command): void {

@@ -140,6 +140,7 @@ Track ALL work as beads; do not keep TODO lists in markdown. Run \`bd prime\` ag
 ## Record work
 - \`bd create "Title" -d "what and why" -t task|bug|feature|epic|chore -p 0-4\` (priority is 0-4 or P0-P4, never words)
 - Found something while working? \`bd create "…" --deps discovered-from:<current-id>\`
+- In a town, a bead created inside a rig's folder (or with GT_RIG set) belongs to that rig; \`--rig <rig>\` picks another
 - \`bd dep add <issue> <depends-on>\`: <issue> waits for <depends-on> to close; \`bd blocked\` lists what waits
 - \`bd comment <id> "progress note"\`, \`bd label add <id> <label>\`
 

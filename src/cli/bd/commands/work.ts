@@ -6,7 +6,7 @@ import { oneLine } from '../../../core/text';
 import type { UpdateBeadInput } from '../../../ledger/store';
 import { action, type CommandResult } from '../../harness';
 import { readTextSource } from '../../input';
-import { type GlobalOptions, openContext } from '../context';
+import { type GlobalOptions, implicitRig, openContext } from '../context';
 import {
   collect,
   descriptionFrom,
@@ -43,8 +43,8 @@ export function registerWorkCommands(program: Command, globals: Globals): void {
     .option('--parent <id>', 'parent bead: the new bead gets id <parent>.<n>')
     .option('--deps <specs>', 'dependencies: id, type:id, or blocks:id (comma-separated)')
     .option('--id <id>', 'explicit id')
-    .option('--rig <rig>', "create in a rig (uses the rig's prefix)")
-    .option('--prefix <prefix>', 'id prefix (default: the ledger issue_prefix)')
+    .option('--rig <rig>', 'create in a rig (its prefix); default: $GT_RIG or the rig folder you are in')
+    .option('--prefix <prefix>', "id prefix (default: the rig's, else the ledger issue_prefix)")
     .option('--external-ref <ref>', 'external reference, e.g. gh-12')
     .option('-e, --estimate <minutes>', 'estimated minutes')
     .option('--silent', 'print only the id')
@@ -61,7 +61,15 @@ export function registerWorkCommands(program: Command, globals: Globals): void {
             hint: 'bd create "Fix the login redirect"',
           });
         }
-        const { store, queries } = openContext(globals());
+        const ctx = openContext(globals());
+        const { store, queries } = ctx;
+        // --rig or --prefix decide; else the rig we run in (GT_RIG, or a folder under rigs/<rig>/).
+        const rig =
+          opts.rig !== undefined
+            ? { name: opts.rig as string, prefix: store.rigPrefix(opts.rig) }
+            : opts.prefix === undefined
+              ? implicitRig(ctx)
+              : null;
         const estimate = opts.estimate === undefined ? undefined : Number(opts.estimate);
         if (estimate !== undefined && (!Number.isInteger(estimate) || estimate < 0)) {
           throw new GtError('GT_E_INVALID_INPUT', `invalid estimate '${opts.estimate}'`, {
@@ -81,8 +89,8 @@ export function registerWorkCommands(program: Command, globals: Globals): void {
           parent: opts.parent,
           deps: opts.deps ? parseDepSpecs(opts.deps) : [],
           id: opts.id,
-          prefix: opts.prefix ?? (opts.rig ? store.rigPrefix(opts.rig) : undefined),
-          rig: opts.rig ?? null,
+          prefix: opts.prefix ?? rig?.prefix,
+          rig: rig?.name ?? null,
           external_ref: opts.externalRef,
           estimated_minutes: estimate,
         });
@@ -92,7 +100,7 @@ export function registerWorkCommands(program: Command, globals: Globals): void {
           text: () =>
             opts.silent
               ? bead.id
-              : `✓ Created ${bead.id} — ${oneLine(bead.title)}\n  Priority: P${bead.priority} · Type: ${bead.issue_type} · Status: ${bead.status}`,
+              : `✓ Created ${bead.id} — ${oneLine(bead.title)}\n  Priority: P${bead.priority} · Type: ${bead.issue_type} · Status: ${bead.status}${bead.rig ? ` · Rig: ${bead.rig}` : ''}`,
         };
       }),
     );

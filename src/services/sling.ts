@@ -1,0 +1,725 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Bead } from '../core/bead';
+import { GtError, isGtError } from '../core/errors';
+import { oneLine } from '../core/text';
+import { createPolecatCheckout, polecatBranch, removePolecatCheckout } from '../git/polecat-checkout';
+import { installGuardHooks } from '../guard/install';
+import { type Db, prepared } from '../ledger/open';
+import type { BeadStore } from '../ledger/store';
+import { nowMs } from '../ledger/time';
+import { type AgentRow, ensureAgentRow } from '../runtime/agent-rows';
+import type { RoleAssignment } from '../runtime/config-schema';
+import { withFileLock } from '../runtime/lock';
+import { sessionName } from '../runtime/names';
+import { nudgeAgent } from '../runtime/nudge';
+import { packageRoot } from '../runtime/presets';
+import { providerFor, runtimeKind } from '../runtime/town-runtime';
+import { rigLayout, townLayout } from '../town/layout';
+import { validateName } from '../town/names';
+import { requireRigRow } from '../town/rig-store';
+import { allocationFor, type StartedSession, startAgentSession, stopAgentSession } from './agent-sessions';
+import { ensureConvoyFor } from './convoy';
+import { failPoint } from './faults';
+import { SYSTEM_SENDER, sendMail } from './mail';
+import {
+  agentHolding,
+  assertCapacity,
+  capacityFor,
+  getAgent,
+  idlePolecats,
+  nextFreeName,
+  polecatAddress,
+  worktreePath,
+} from './polecats';
+
+/**
+ * `gt sling <bead…> <target>`: put a bead on an agent's hook and start it working (DESIGN §4.2).
+ *
+ *   admission   bead exists, is work, not closed / deferred / in review, not hooked elsewhere (same
+ *               target: no-op; --force moves it and mails the old holder); rig exists and is not parked;
+ *               capacity ([scheduler] max_polecats, per-rig cap) — checked again inside the reservation
+ *   reserve     ONE transaction: allocate the polecat (reuse an idle one, else the next free pool name),
+ *               agent row → starting with hook/worktree/branch, bead → hooked + assignee, history row.
+ *               The UNIQUE index on agents.hooked_bead makes a double hook impossible.
+ *   checkout    createPolecatCheckout: a clone of repo.git on polecat/<name>/<bead> from current main
+ *   guard       installGuardHooks for the agent's hook system (Claude's is written by the session start)
+ *   convoy      ensureConvoyFor: the bead's open convoy, or a new "Work: <title>"
+ *   session     startAgentSession with the role's agent/model and GT_WORKTREE / GT_DEFAULT_BRANCH
+ *
+ * Every step that changed something pushes its compensation; any failure runs them in reverse: the session
+ * is stopped, the convoy made for this sling deleted, the checkout removed only if it holds nothing
+ * (removePolecatCheckout refuses otherwise — never lost work), the bead and agent rows restored.
+ */
+export interface SlingOptions {
+  agent?: string;
+  model?: string;
+  force?: boolean;
+  noStart?: boolean;
+}
+
+export type SlingTarget =
+  | { kind: 'rig'; rig: string; text: string }
+  | { kind: 'polecat'; rig: string; name: string; text: string }
+  | { kind: 'mayor'; text: 'mayor' };
+
+export interface SlingResult {
+  bead: string;
+  title: string;
+  target: string;
+  agent: string;
+  status: 'slung' | 'already-hooked';
+  rig: string | null;
+  polecat: string | null;
+  reused: boolean;
+  branch: string | null;
+  worktree: string | null;
+  base_sha: string | null;
+  convoy: { id: string; name: string; created: boolean } | null;
+  session: { name: string; runtime: string; preset: string; model: string | null; started: boolean } | null;
+  moved_from: string | null;
+  warnings: string[];
+}
+
+export interface SlingFailure {
+  bead: string;
+  code: string;
+  error: string;
+  hint?: string;
+  rolled_back: string[];
+}
+
+export interface SlingOutcome {
+  results: SlingResult[];
+  failures: SlingFailure[];
+}
+
+export function parseTarget(input: string): SlingTarget {
+  const text = input.trim().replace(/\/+$/, '');
+  if (text === 'mayor') return { kind: 'mayor', text: 'mayor' };
+  const parts = text.split('/');
+  if (parts.length === 1) return { kind: 'rig', rig: validateName('rig', parts[0]!), text };
+  if (parts.length === 2) {
+    const [rig, name] = parts as [string, string];
+    validateName('rig', rig);
+    validateName('polecat', name);
+    return { kind: 'polecat', rig, name, text };
+  }
+  throw new GtError('GT_E_INVALID_INPUT', `'${oneLine(input)}' is not a sling target`, {
+    hint: "targets are a rig ('app'), a polecat ('app/nux') or 'mayor'",
+  });
+}
+
+/** Statuses and types a bead can be slung from. Pure. */
+export function checkSlingable(bead: Bead, now = Date.now()): void {
+  const refuse = (why: string, hint: string) => {
+    throw new GtError('GT_E_NOT_SLINGABLE', `cannot sling ${bead.id}: ${why}`, {
+      hint,
+      details: { status: bead.status },
+    });
+  };
+  if (['convoy', 'message', 'escalation', 'merge-request', 'agent', 'rig', 'event'].includes(bead.issue_type))
+    refuse(`it is a ${bead.issue_type}, not work`, 'sling work beads (task, bug, feature, …)');
+  if (bead.status === 'closed') refuse('it is closed', `reopen it first: bd reopen ${bead.id}`);
+  if (bead.status === 'deferred' || (bead.defer_until !== null && bead.defer_until > now))
+    refuse('it is deferred', `undefer it first: bd update ${bead.id} -s open`);
+  if (bead.status === 'in_review')
+    refuse('it is in review (submitted to the Refinery)', 'wait for the merge or the rejection');
+  if (bead.status === 'pinned') refuse('it is pinned', 'pinned beads are reference material, not work');
+}
+
+function holdsTarget(holder: AgentRow, target: SlingTarget): boolean {
+  if (target.kind === 'mayor') return holder.id === 'mayor';
+  if (target.kind === 'polecat') return holder.id === polecatAddress(target.rig, target.name);
+  return holder.role === 'polecat' && holder.rig === target.rig;
+}
+
+interface Undo {
+  name: string;
+  run: () => Promise<void> | void;
+}
+
+async function rollback(undo: Undo[]): Promise<{ done: string[]; warnings: string[] }> {
+  const done: string[] = [];
+  const warnings: string[] = [];
+  for (const step of [...undo].reverse()) {
+    try {
+      await step.run();
+      done.push(step.name);
+    } catch (error) {
+      warnings.push(`rollback of ${step.name} failed: ${(error as Error).message}`);
+    }
+  }
+  return { done, warnings };
+}
+
+const AGENT_COLUMNS = [
+  'state',
+  'hooked_bead',
+  'worktree',
+  'branch',
+  'session',
+  'runtime',
+  'agent',
+  'model',
+  'pid',
+  'started_at',
+  'last_activity_at',
+  'restarts',
+  'updated_at',
+] as const;
+
+function restoreAgent(db: Db, snapshot: AgentRow): void {
+  const sets = AGENT_COLUMNS.map((c) => `${c} = @${c}`).join(', ');
+  const values = Object.fromEntries(AGENT_COLUMNS.map((c) => [c, snapshot[c]]));
+  prepared(db, `UPDATE agents SET ${sets} WHERE id = @id`).run({ ...values, id: snapshot.id });
+}
+
+function gtBin(): string | undefined {
+  const bin = join(packageRoot(), 'bin', 'gt.js');
+  return existsSync(bin) ? bin : undefined;
+}
+
+interface Reservation {
+  row: AgentRow;
+  before: AgentRow | null;
+  beadBefore: { status: Bead['status']; assignee: string | null };
+  historyId: number;
+  movedFrom: AgentRow | null;
+  movedHistory: number[];
+}
+
+/**
+ * One transaction: re-check admission, capacity, pick the agent, hook the bead. `pick` returns the agent
+ * row to use (it may insert one).
+ */
+function reserve(
+  store: BeadStore,
+  beadId: string,
+  target: SlingTarget,
+  options: SlingOptions,
+  pick: () => { row: AgentRow; before: AgentRow | null },
+  check: () => void,
+  setup: (row: AgentRow) => Partial<Record<'worktree' | 'branch', string | null>>,
+): Reservation {
+  const db = store.db;
+  return store.write(() => {
+    const bead = store.require(beadId);
+    checkSlingable(bead);
+    const holder = agentHolding(db, bead.id) ?? null;
+    if (holder && !options.force) {
+      throw new GtError('GT_E_ALREADY_HOOKED', `${bead.id} is already on the hook of ${holder.id}`, {
+        hint: `use --force to move it to ${target.text} (${holder.id} is told by mail)`,
+        details: { holder: holder.id },
+      });
+    }
+    if (
+      !holder &&
+      (bead.status === 'hooked' || bead.status === 'in_progress') &&
+      bead.assignee &&
+      !options.force
+    ) {
+      throw new GtError('GT_E_ALREADY_HOOKED', `${bead.id} is ${bead.status} by ${bead.assignee}`, {
+        hint: `use --force to sling it to ${target.text} anyway`,
+        details: { holder: bead.assignee },
+      });
+    }
+    check();
+    const now = nowMs();
+    const movedHistory: number[] = [];
+    if (holder) {
+      prepared(db, 'UPDATE agents SET hooked_bead = NULL, updated_at = ? WHERE id = ?').run(now, holder.id);
+      const open = prepared<[string, string], number>(
+        db,
+        'SELECT id FROM agent_history WHERE agent_id = ? AND bead_id = ? AND ended_at IS NULL',
+      )
+        .pluck()
+        .all(holder.id, bead.id);
+      for (const id of open) {
+        prepared(db, "UPDATE agent_history SET ended_at = ?, outcome = 'reassigned' WHERE id = ?").run(
+          now,
+          id,
+        );
+        movedHistory.push(id);
+      }
+    }
+    const { row: picked, before } = pick();
+    if (picked.hooked_bead && picked.hooked_bead !== bead.id) {
+      throw new GtError('GT_E_AGENT_BUSY', `${picked.id} already has ${picked.hooked_bead} on its hook`, {
+        hint: 'sling to the rig to get a free polecat, or wait until this one is done',
+      });
+    }
+    const paths = setup(picked);
+    prepared(
+      db,
+      `UPDATE agents SET state = 'starting', hooked_bead = @bead, worktree = @worktree, branch = @branch,
+         session = NULL, pid = NULL, updated_at = @now WHERE id = @id`,
+    ).run({
+      bead: bead.id,
+      worktree: paths.worktree ?? null,
+      branch: paths.branch ?? null,
+      now,
+      id: picked.id,
+    });
+    store.update(bead.id, { status: 'hooked', assignee: picked.id });
+    const historyId = Number(
+      prepared(db, 'INSERT INTO agent_history (agent_id, bead_id, started_at) VALUES (?, ?, ?)').run(
+        picked.id,
+        bead.id,
+        now,
+      ).lastInsertRowid,
+    );
+    return {
+      row: getAgent(db, picked.id)!,
+      before,
+      beadBefore: { status: bead.status, assignee: bead.assignee },
+      historyId,
+      movedFrom: holder,
+      movedHistory,
+    };
+  });
+}
+
+function undoReservation(store: BeadStore, r: Reservation, beadId: string): void {
+  const db = store.db;
+  store.write(() => {
+    prepared(db, 'DELETE FROM agent_history WHERE id = ?').run(r.historyId);
+    if (r.before) restoreAgent(db, r.before);
+    else prepared(db, 'DELETE FROM agents WHERE id = ?').run(r.row.id);
+    if (r.movedFrom) {
+      restoreAgent(db, r.movedFrom);
+      for (const id of r.movedHistory)
+        prepared(db, 'UPDATE agent_history SET ended_at = NULL, outcome = NULL WHERE id = ?').run(id);
+    }
+    store.update(beadId, { status: r.beadBefore.status, assignee: r.beadBefore.assignee ?? '' });
+  });
+}
+
+function alreadyResult(bead: Bead, target: SlingTarget, holder: AgentRow, root: string): SlingResult {
+  return {
+    bead: bead.id,
+    title: bead.title,
+    target: target.text,
+    agent: holder.id,
+    status: 'already-hooked',
+    rig: holder.rig,
+    polecat: holder.role === 'polecat' ? holder.name : null,
+    reused: true,
+    branch: holder.branch,
+    worktree: worktreePath(root, holder),
+    base_sha: null,
+    convoy: null,
+    session: holder.session
+      ? {
+          name: holder.session,
+          runtime: holder.runtime ?? 'tmux',
+          preset: holder.agent ?? '',
+          model: holder.model,
+          started: false,
+        }
+      : null,
+    moved_from: null,
+    warnings: [],
+  };
+}
+
+export interface SlingContext {
+  root: string;
+  store: BeadStore;
+}
+
+async function slingToPolecat(
+  ctx: SlingContext,
+  beadInput: string,
+  target: Extract<SlingTarget, { kind: 'rig' | 'polecat' }>,
+  options: SlingOptions,
+  rolledBack: string[],
+): Promise<SlingResult> {
+  const { root, store } = ctx;
+  const db = store.db;
+  const bead = store.require(beadInput);
+  checkSlingable(bead);
+  const rig = requireRigRow(db, target.rig);
+  if (rig.parked) {
+    throw new GtError('GT_E_RIG_PARKED', `rig ${rig.name} is parked: it takes no new work`, {
+      hint: `unpark it first: gt rig unpark ${rig.name}`,
+    });
+  }
+  if (bead.rig && bead.rig !== rig.name && !options.force) {
+    throw new GtError('GT_E_NOT_SLINGABLE', `${bead.id} belongs to rig ${bead.rig}, not ${rig.name}`, {
+      hint: `sling it to ${bead.rig}, or pass --force to work on it in ${rig.name}`,
+    });
+  }
+  const holder = agentHolding(db, bead.id);
+  if (holder && holdsTarget(holder, target)) return alreadyResult(bead, target, holder, root);
+
+  const override: RoleAssignment = {
+    ...(options.agent ? { agent: options.agent } : {}),
+    ...(options.model ? { model: options.model } : {}),
+  };
+  const probe = { role: 'polecat', rig: rig.name } as AgentRow;
+  const alloc = allocationFor(root, probe, { override }); // unknown agent: refused before anything changes
+  const capacity = capacityFor(root, rig.name);
+
+  const undo: Undo[] = [];
+  const warnings: string[] = [];
+  // One sling per rig at a time through candidate pruning, reservation and checkout: a concurrent sling
+  // must never prune a checkout that another one has just created for a reused polecat.
+  const lock = join(townLayout(root).locks, `sling-${rig.name}.lock`);
+  try {
+    const { reservation, checkout, agent } = await withFileLock(lock, 120_000, async () => {
+      // Reuse candidates: idle polecats whose old checkout is gone or could be removed (only fully merged,
+      // clean checkouts are ever removed — removePolecatCheckout refuses anything else).
+      const candidates: string[] = [];
+      if (target.kind === 'rig') {
+        for (const row of idlePolecats(db, rig.name)) {
+          const dir = join(rigLayout(root, rig.name).polecats, row.name);
+          if (existsSync(dir)) {
+            try {
+              await removePolecatCheckout(root, rig.name, row.name, { defaultBranch: rig.defaultBranch });
+            } catch {
+              continue; // holds work (e.g. an MR still in review): not reusable yet
+            }
+          }
+          candidates.push(row.id);
+        }
+      } else {
+        const row = getAgent(db, polecatAddress(rig.name, target.name));
+        if (row && row.role !== 'polecat') {
+          throw new GtError('GT_E_INVALID_INPUT', `${row.id} is a ${row.role}, not a polecat`, {
+            hint: 'sling to a rig or to a polecat address',
+          });
+        }
+        if (row && !row.hooked_bead && ['idle', 'stopped', 'done'].includes(row.state)) {
+          const dir = join(rigLayout(root, rig.name).polecats, row.name);
+          if (existsSync(dir)) {
+            await removePolecatCheckout(root, rig.name, row.name, { defaultBranch: rig.defaultBranch }).catch(
+              (error: unknown) => {
+                throw new GtError(
+                  'GT_E_AGENT_BUSY',
+                  `${row.id} still holds unmerged work in its checkout: ${(error as Error).message}`,
+                  { hint: 'sling to the rig to get a free polecat' },
+                );
+              },
+            );
+          }
+        }
+      }
+
+      const reservation = reserve(
+        store,
+        bead.id,
+        target,
+        options,
+        () => {
+          if (target.kind === 'polecat') {
+            const id = polecatAddress(rig.name, target.name);
+            const before = getAgent(db, id) ?? null;
+            if (before && ['starting', 'working'].includes(before.state) && before.hooked_bead !== bead.id) {
+              throw new GtError('GT_E_AGENT_BUSY', `${id} is ${before.state}`, {
+                hint: 'sling to the rig to get a free polecat',
+              });
+            }
+            const row =
+              before ?? ensureAgentRow(db, { id, role: 'polecat', rig: rig.name, name: target.name });
+            return { row, before };
+          }
+          for (const id of candidates) {
+            const row = getAgent(db, id);
+            if (row && !row.hooked_bead && ['idle', 'stopped', 'done'].includes(row.state))
+              return { row, before: row };
+          }
+          const name = nextFreeName(db, root, rig.name);
+          const row = ensureAgentRow(db, {
+            id: polecatAddress(rig.name, name),
+            role: 'polecat',
+            rig: rig.name,
+            name,
+          });
+          return { row, before: null };
+        },
+        () => assertCapacity(db, rig.name, capacity),
+        (row) => ({
+          worktree: rigLayout(root, rig.name).relative + `/polecats/${row.name}`,
+          branch: polecatBranch(row.name, bead.id),
+        }),
+      );
+      undo.push({ name: 'hook', run: () => undoReservation(store, reservation, bead.id) });
+      const agent = reservation.row;
+
+      // The reused polecat's previous session (idle at a prompt after gt done) must not linger.
+      if (reservation.before?.session) {
+        const provider = providerFor(runtimeKind(reservation.before.runtime), root);
+        await provider.kill(reservation.before.session).catch(() => {});
+      }
+
+      failPoint('sling:checkout');
+      const checkout = await createPolecatCheckout(root, {
+        rig: rig.name,
+        polecat: agent.name,
+        bead: bead.id,
+        defaultBranch: rig.defaultBranch,
+      });
+      undo.push({
+        name: 'checkout',
+        run: async () => {
+          await removePolecatCheckout(root, rig.name, agent.name, { defaultBranch: rig.defaultBranch });
+        },
+      });
+
+      return { reservation, checkout, agent };
+    });
+    const hooks = alloc.preset.hooks;
+    if (hooks === 'codex' || hooks === 'gemini') {
+      installGuardHooks(checkout.path, { agents: [hooks], gtBin: gtBin() });
+    }
+    // Claude Code: startAgentSession writes gt's hooks (guard included) into .claude/settings.json.
+
+    const { convoy, created } = ensureConvoyFor(store, bead.id);
+    if (created) {
+      undo.push({
+        name: 'convoy',
+        run: () => {
+          prepared(db, 'DELETE FROM beads WHERE id = ?').run(convoy.id);
+        },
+      });
+    }
+
+    let started: StartedSession | null = null;
+    failPoint('sling:session');
+    if (!options.noStart) {
+      started = await startAgentSession(root, db, getAgent(db, agent.id)!, {
+        override,
+        env: {
+          GT_WORKTREE: checkout.path,
+          GT_DEFAULT_BRANCH: checkout.defaultBranch,
+          GT_BEAD: bead.id,
+        },
+      });
+      undo.push({
+        name: 'session',
+        run: async () => {
+          await stopAgentSession(root, db, getAgent(db, agent.id)!);
+        },
+      });
+    } else {
+      prepared(
+        db,
+        "UPDATE agents SET state = 'stopped', agent = ?, model = ?, updated_at = ? WHERE id = ?",
+      ).run(alloc.agent, alloc.model, nowMs(), agent.id);
+    }
+    failPoint('sling:after-session');
+
+    if (reservation.movedFrom) {
+      try {
+        sendMail(store, {
+          from: SYSTEM_SENDER,
+          to: reservation.movedFrom.id,
+          subject: `Work reassigned: ${bead.id}`,
+          body: `${bead.id} was moved from your hook to ${agent.id} (gt sling --force by ${store.actor}). Stop working on it; your branch and checkout are kept.`,
+        });
+      } catch (error) {
+        warnings.push(`could not mail ${reservation.movedFrom.id}: ${(error as Error).message}`);
+      }
+    }
+
+    return {
+      bead: bead.id,
+      title: bead.title,
+      target: target.text,
+      agent: agent.id,
+      status: 'slung',
+      rig: rig.name,
+      polecat: agent.name,
+      reused: reservation.before !== null,
+      branch: checkout.branch,
+      worktree: checkout.path,
+      base_sha: checkout.baseSha,
+      convoy: { id: convoy.id, name: convoy.name, created },
+      session: started
+        ? {
+            name: started.session,
+            runtime: started.runtime,
+            preset: started.preset,
+            model: started.model,
+            started: true,
+          }
+        : null,
+      moved_from: reservation.movedFrom?.id ?? null,
+      warnings,
+    };
+  } catch (error) {
+    const result = await rollback(undo);
+    rolledBack.push(...result.done);
+    if (isGtError(error) && result.warnings.length > 0) {
+      throw new GtError(error.code, `${error.message} (and: ${result.warnings.join('; ')})`, {
+        hint: error.hint,
+        details: error.details,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+async function slingToMayor(
+  ctx: SlingContext,
+  beadInput: string,
+  target: Extract<SlingTarget, { kind: 'mayor' }>,
+  options: SlingOptions,
+  rolledBack: string[],
+): Promise<SlingResult> {
+  const { root, store } = ctx;
+  const db = store.db;
+  const bead = store.require(beadInput);
+  checkSlingable(bead);
+  const holder = agentHolding(db, bead.id);
+  if (holder && holdsTarget(holder, target)) return alreadyResult(bead, target, holder, root);
+  const override: RoleAssignment = {
+    ...(options.agent ? { agent: options.agent } : {}),
+    ...(options.model ? { model: options.model } : {}),
+  };
+  const undo: Undo[] = [];
+  try {
+    const reservation = reserve(
+      store,
+      bead.id,
+      target,
+      options,
+      () => {
+        const before = getAgent(db, 'mayor') ?? null;
+        const row = before ?? ensureAgentRow(db, { id: 'mayor', role: 'mayor', rig: null, name: 'mayor' });
+        return { row, before };
+      },
+      () => {},
+      (row) => ({ worktree: row.worktree, branch: row.branch }),
+    );
+    undo.push({ name: 'hook', run: () => undoReservation(store, reservation, bead.id) });
+    const { convoy, created } = ensureConvoyFor(store, bead.id);
+    if (created)
+      undo.push({
+        name: 'convoy',
+        run: () => {
+          prepared(db, 'DELETE FROM beads WHERE id = ?').run(convoy.id);
+        },
+      });
+    const before = reservation.before;
+    let session: SlingResult['session'] = null;
+    const warnings: string[] = [];
+    const provider = providerFor(runtimeKind(before?.runtime), root);
+    const name = before?.session ?? sessionName({ role: 'mayor', rig: null, name: 'mayor' });
+    const live = await provider.liveness(name);
+    if (live.processAlive) {
+      // The Mayor keeps its session: restore its state, and tell it at its next turn.
+      prepared(db, 'UPDATE agents SET state = ? WHERE id = ?').run(before?.state ?? 'working', 'mayor');
+      const nudge = await nudgeAgent(
+        root,
+        db,
+        'mayor',
+        `Work slung to your hook: ${bead.id}. Run 'gt hook' to see it.`,
+        {
+          sender: store.actor,
+        },
+      );
+      session = {
+        name,
+        runtime: provider.kind,
+        preset: before?.agent ?? '',
+        model: before?.model ?? null,
+        started: false,
+      };
+      if (nudge.status === 'queued')
+        warnings.push(`the Mayor will see it at its next turn (${nudge.reason})`);
+    } else if (!options.noStart) {
+      const started = await startAgentSession(root, db, getAgent(db, 'mayor')!, { override });
+      undo.push({
+        name: 'session',
+        run: async () => {
+          await stopAgentSession(root, db, getAgent(db, 'mayor')!);
+        },
+      });
+      session = {
+        name: started.session,
+        runtime: started.runtime,
+        preset: started.preset,
+        model: started.model,
+        started: true,
+      };
+    } else {
+      prepared(db, "UPDATE agents SET state = 'stopped' WHERE id = 'mayor'").run();
+    }
+    if (reservation.movedFrom) {
+      sendMail(store, {
+        from: SYSTEM_SENDER,
+        to: reservation.movedFrom.id,
+        subject: `Work reassigned: ${bead.id}`,
+        body: `${bead.id} was moved from your hook to the Mayor (gt sling --force by ${store.actor}).`,
+      });
+    }
+    return {
+      bead: bead.id,
+      title: bead.title,
+      target: 'mayor',
+      agent: 'mayor',
+      status: 'slung',
+      rig: null,
+      polecat: null,
+      reused: before !== null,
+      branch: null,
+      worktree: null,
+      base_sha: null,
+      convoy: { id: convoy.id, name: convoy.name, created },
+      session,
+      moved_from: reservation.movedFrom?.id ?? null,
+      warnings,
+    };
+  } catch (error) {
+    rolledBack.push(...(await rollback(undo)).done);
+    throw error;
+  }
+}
+
+/** Slings each bead separately (several beads → several polecats). Failures are reported per bead. */
+export async function slingBeads(
+  ctx: SlingContext,
+  beadInputs: readonly string[],
+  targetInput: string,
+  options: SlingOptions = {},
+): Promise<SlingOutcome> {
+  if (beadInputs.length === 0) {
+    throw new GtError('GT_E_USAGE', 'name at least one bead and a target', {
+      hint: 'gt sling <bead…> <rig | rig/name | mayor>',
+    });
+  }
+  const target = parseTarget(targetInput);
+  const outcome: SlingOutcome = { results: [], failures: [] };
+  for (const input of beadInputs) {
+    const rolledBack: string[] = [];
+    try {
+      outcome.results.push(
+        target.kind === 'mayor'
+          ? await slingToMayor(ctx, input, target, options, rolledBack)
+          : await slingToPolecat(ctx, input, target, options, rolledBack),
+      );
+    } catch (error) {
+      if (!isGtError(error)) throw error;
+      if (beadInputs.length === 1) {
+        if (rolledBack.length > 0)
+          throw new GtError(error.code, error.message, {
+            hint: error.hint,
+            details: { ...error.details, rolled_back: rolledBack },
+            cause: error,
+          });
+        throw error;
+      }
+      outcome.failures.push({
+        bead: input,
+        code: error.code,
+        error: error.message,
+        ...(error.hint ? { hint: error.hint } : {}),
+        rolled_back: rolledBack,
+      });
+    }
+  }
+  return outcome;
+}
