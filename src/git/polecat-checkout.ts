@@ -107,29 +107,45 @@ export async function createPolecatCheckout(
         hint: 'check default_branch in rig.toml',
       });
     });
-    mkdirSync(layout.polecats, { recursive: true });
-    try {
-      await git(['clone', '--quiet', '--local', '--no-checkout', '--origin', 'origin', layout.bare, path], {
-        cwd: layout.polecats,
-      });
-      await git(['checkout', '--quiet', '--no-track', '-b', branch, baseSha], { cwd: path });
-      // No local default branch: nothing to commit on by accident, nothing for `git checkout main` to reuse.
-      const locals = await git(['for-each-ref', '--format=%(refname)', 'refs/heads/'], { cwd: path });
-      for (const ref of locals.split('\n').filter(Boolean)) {
-        if (ref !== `refs/heads/${branch}`) await git(['update-ref', '-d', ref], { cwd: path });
-      }
-      await git(['config', 'push.default', 'current'], { cwd: path });
-      await installBackstops(path, defaultBranch);
-      const head = await git(['rev-parse', 'HEAD'], { cwd: path });
-      if (head !== baseSha)
-        throw new GtError('GT_E_GIT', `checkout ${path} is at ${head}, expected ${baseSha}`);
-    } catch (error) {
-      // Nothing in a half-made checkout is work yet.
-      rmSync(path, { recursive: true, force: true });
-      throw error;
-    }
+    await cloneCheckout(layout.bare, layout.polecats, path, branch, baseSha, defaultBranch);
     return { path: realpathSync(path), branch, baseSha, defaultBranch, rig, polecat, bead };
   });
+}
+
+/**
+ * The clone both polecat and crew checkouts are made of: a local clone of the bare repo at `path` (inside
+ * `parent`), on a new `branch` from `baseSha`, no other local branch, `push.default=current`, the backstop
+ * hooks. A half-made checkout is removed (nothing in it is work yet).
+ */
+export async function cloneCheckout(
+  bare: string,
+  parent: string,
+  path: string,
+  branch: string,
+  baseSha: string,
+  defaultBranch: string,
+): Promise<void> {
+  mkdirSync(parent, { recursive: true });
+  try {
+    await git(['clone', '--quiet', '--local', '--no-checkout', '--origin', 'origin', bare, path], {
+      cwd: parent,
+    });
+    await git(['checkout', '--quiet', '--no-track', '-b', branch, baseSha], { cwd: path });
+    // No local default branch: nothing to commit on by accident, nothing for `git checkout main` to reuse.
+    const locals = await git(['for-each-ref', '--format=%(refname)', 'refs/heads/'], { cwd: path });
+    for (const ref of locals.split('\n').filter(Boolean)) {
+      if (ref !== `refs/heads/${branch}`) await git(['update-ref', '-d', ref], { cwd: path });
+    }
+    await git(['config', 'push.default', 'current'], { cwd: path });
+    await installBackstops(path, defaultBranch);
+    const head = await git(['rev-parse', 'HEAD'], { cwd: path });
+    if (head !== baseSha)
+      throw new GtError('GT_E_GIT', `checkout ${path} is at ${head}, expected ${baseSha}`);
+  } catch (error) {
+    // Nothing in a half-made checkout is work yet.
+    rmSync(path, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 export interface RemoveCheckoutResult {
@@ -197,20 +213,35 @@ export async function removePolecatCheckout(
   validateName('rig', rig);
   validateName('polecat', polecat);
   const path = polecatCheckoutPath(townRoot, rig, polecat);
+  return removeCheckoutAt(townRoot, rig, rigLayout(townRoot, rig).polecats, path, 'polecat', options);
+}
+
+/**
+ * Removes the checkout at `path` (directly inside `parent`), refusing uncommitted changes and commits that
+ * are not on the default branch. Shared by polecat and crew checkouts.
+ */
+export async function removeCheckoutAt(
+  townRoot: string,
+  rig: string,
+  parent: string,
+  path: string,
+  kind: 'polecat' | 'crew',
+  options: { defaultBranch?: string } = {},
+): Promise<RemoveCheckoutResult> {
   return withRepoLock(path, async () => {
     if (!existsSync(path)) return { path, removed: false };
-    const polecats = realpathSync(rigLayout(townRoot, rig).polecats);
+    const polecats = realpathSync(parent);
     const real = realpathSync(path);
     const rel = relative(polecats, real);
     if (rel === '' || rel.startsWith('..') || rel.includes(sep)) {
-      throw new GtError('GT_E_INVALID_INPUT', `${path} is not a polecat checkout of rig ${rig}`);
+      throw new GtError('GT_E_INVALID_INPUT', `${path} is not a ${kind} checkout of rig ${rig}`);
     }
     const defaultBranch = options.defaultBranch ?? (await rigDefaultBranch(townRoot, rig));
     const status = await git(['status', '--porcelain', '--untracked-files=all'], { cwd: path });
     if (status.trim()) {
       const files = status.split('\n').slice(0, 10).join('\n');
-      throw new GtError('GT_E_UNMERGED_WORK', `polecat checkout ${path} has uncommitted changes:\n${files}`, {
-        hint: 'commit them on the polecat branch and submit them (gt done), or remove them yourself',
+      throw new GtError('GT_E_UNMERGED_WORK', `${kind} checkout ${path} has uncommitted changes:\n${files}`, {
+        hint: `commit them on the ${kind} branch and submit them (gt done), or remove them yourself`,
         details: { path },
       });
     }
@@ -218,7 +249,7 @@ export async function removePolecatCheckout(
     if (unmerged.length > 0) {
       throw new GtError(
         'GT_E_UNMERGED_WORK',
-        `polecat checkout ${path} holds commits that are not on ${defaultBranch}: ${unmerged.map((u) => `${u.ref} (${u.sha.slice(0, 12)})`).join(', ')}`,
+        `${kind} checkout ${path} holds commits that are not on ${defaultBranch}: ${unmerged.map((u) => `${u.ref} (${u.sha.slice(0, 12)})`).join(', ')}`,
         {
           hint: 'the checkout is removed only after its work has landed on the default branch',
           details: { path, unmerged },

@@ -132,11 +132,6 @@ export interface GastownHookOptions {
   guard?: boolean;
   /** argv (after gt) of an extra PreToolUse hook for Bash only (legacy; prefer `guard`). */
   bashGuard?: readonly string[];
-  /**
-   * A shell command run at SessionStart and PreCompact instead of `gt prime --hook` (trusted config
-   * only: `[agents.<name>] env.GT_CLAUDE_PRIME_HOOK` in town.toml; used by the tests until `gt prime`).
-   */
-  primeShell?: string;
 }
 
 /** Tools the guard polices. Keep in step with CLAUDE_GUARD_MATCHER in src/guard/install.ts. */
@@ -148,10 +143,7 @@ export const GT_HOOK_TIMEOUT_S = 30;
 /** gt's standard hooks for a Claude Code session (see reference §6.3). */
 export function gastownClaudeHooks(options: GastownHookOptions = {}): HookSpec[] {
   const gt = options.gtArgv && options.gtArgv.length > 0 ? [...options.gtArgv] : [options.gtBin ?? 'gt'];
-  const prime: Pick<HookSpec, 'argv' | 'shell'> =
-    options.primeShell !== undefined && options.primeShell.trim().length > 0
-      ? { shell: options.primeShell }
-      : { argv: [...gt, 'prime', '--hook'] };
+  const prime: Pick<HookSpec, 'argv'> = { argv: [...gt, 'prime', '--hook'] };
   const hooks: HookSpec[] = [
     { event: 'SessionStart', ...prime },
     { event: 'PreCompact', ...prime },

@@ -60,7 +60,7 @@ const ROLES: readonly AgentRole[] = ['mayor', 'polecat', 'crew', 'refinery', 'wi
 /** The short first prompt: who you are, and to run `gt prime` (the hook holds the actual work). */
 export function startupPrompt(row: Pick<AgentRow, 'id' | 'role' | 'hooked_bead'>): string {
   const who = `[GAS TOWN] ${row.role} ${row.id}`;
-  if (row.role === 'mayor' || row.role === 'crew') {
+  if (row.role === 'mayor' || (row.role === 'crew' && !row.hooked_bead)) {
     return `${who}. Run \`gt prime\` to load your context, then wait for instructions.`;
   }
   const hook = row.hooked_bead ? ` (hooked: ${row.hooked_bead})` : '';
@@ -193,9 +193,8 @@ function excludeFromCheckout(exclude: string, pattern: string): void {
 /**
  * Claude Code sessions (agents whose preset has hooks = "claude"): gt's hooks and folder trust.
  *
- * - Hooks: SessionStart and PreCompact run `gt prime --hook` (or `GT_CLAUDE_PRIME_HOOK` from the agent's
- *   env in town.toml, a trusted shell command), PreToolUse runs `gt guard --format claude` for the tools
- *   the guard polices. They are merged (atomically, other keys and matchers kept) into
+ * - Hooks: SessionStart and PreCompact run `gt prime --hook`, PreToolUse runs `gt guard --format claude`
+ *   for the tools the guard polices. They are merged (atomically, other keys and matchers kept) into
  *   `<cwd>/.claude/settings.json`, and that file is also passed with `--settings`, so the hooks do not
  *   depend on Claude Code's project discovery (identical hook commands run once). In a git checkout the
  *   file is added to info/exclude, so a polecat never commits gt's hooks; if the repository tracks its own
@@ -217,7 +216,6 @@ async function prepareClaudeSession(
   const hooks = gastownClaudeHooks({
     gtArgv: gtBin ? [process.execPath, gtBin] : ['gt'],
     guard: true,
-    primeShell: env.GT_CLAUDE_PRIME_HOOK,
   });
   const checkout = gitCheckoutOf(cwd, '.claude/settings.json');
   const settingsDir = checkout?.tracked ? join(townLayout(root).run, 'claude', session) : cwd;

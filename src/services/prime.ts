@@ -79,9 +79,14 @@ function beadJson(bead: Bead): HookedBead {
 export function hookInfo(root: string, db: Db, identity: Identity): HookInfo {
   const row = identity.agent ? getAgent(db, identity.agent) : undefined;
   const bead = hookedBeadOf(db, row, identity.agent);
+  // The record knows whether `<rig>/<name>` is a polecat or a crew member (one address space per rig).
+  const role =
+    identity.source === 'argument' && (row?.role === 'crew' || row?.role === 'polecat')
+      ? row.role
+      : identity.role;
   return {
     agent: identity.agent,
-    role: identity.role,
+    role,
     rig: identity.rig ?? row?.rig ?? null,
     state: row?.state ?? null,
     bead: bead ? beadJson(bead) : null,
@@ -238,7 +243,7 @@ export function renderPrime(info: Omit<PrimeInfo, 'text'>): string {
       }
       if (b.status === 'in_review') {
         out.push('', 'This bead is already submitted (in review). Wait for mail from the Refinery.');
-      } else if (info.role === 'polecat') {
+      } else if (info.role === 'polecat' || info.role === 'crew') {
         out.push('', 'This is your assignment: begin now. When it is done and committed, run `gt done`.');
       }
     } else {

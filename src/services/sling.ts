@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Bead } from '../core/bead';
 import { GtError, isGtError } from '../core/errors';
 import { oneLine } from '../core/text';
+import { crewBranch, switchCrewToBead } from '../git/crew-checkout';
 import { createPolecatCheckout, polecatBranch, removePolecatCheckout } from '../git/polecat-checkout';
 import { installGuardHooks } from '../guard/install';
 import { type Db, prepared } from '../ledger/open';
@@ -11,7 +12,6 @@ import { nowMs } from '../ledger/time';
 import { type AgentRow, ensureAgentRow } from '../runtime/agent-rows';
 import type { RoleAssignment } from '../runtime/config-schema';
 import { withFileLock } from '../runtime/lock';
-import { sessionName } from '../runtime/names';
 import { nudgeAgent } from '../runtime/nudge';
 import { packageRoot } from '../runtime/presets';
 import { providerFor, runtimeKind } from '../runtime/town-runtime';
@@ -22,6 +22,7 @@ import { allocationFor, type StartedSession, startAgentSession, stopAgentSession
 import { ensureConvoyFor } from './convoy';
 import { failPoint } from './faults';
 import { SYSTEM_SENDER, sendMail } from './mail';
+import { type MayorStatus, mayorStatus, startMayor, stopMayor } from './mayor';
 import {
   agentHolding,
   assertCapacity,
@@ -61,6 +62,7 @@ export interface SlingOptions {
 export type SlingTarget =
   | { kind: 'rig'; rig: string; text: string }
   | { kind: 'polecat'; rig: string; name: string; text: string }
+  | { kind: 'crew'; rig: string; name: string; text: string }
   | { kind: 'mayor'; text: 'mayor' };
 
 export interface SlingResult {
@@ -71,6 +73,8 @@ export interface SlingResult {
   status: 'slung' | 'already-hooked';
   rig: string | null;
   polecat: string | null;
+  /** The crew member's name, when slung to crew. */
+  crew?: string;
   reused: boolean;
   branch: string | null;
   worktree: string | null;
@@ -105,9 +109,35 @@ export function parseTarget(input: string): SlingTarget {
     validateName('polecat', name);
     return { kind: 'polecat', rig, name, text };
   }
+  if (parts.length === 3 && parts[1] === 'crew') {
+    const [rig, , name] = parts as [string, string, string];
+    validateName('rig', rig);
+    validateName('crew', name);
+    return { kind: 'crew', rig, name, text: `${rig}/${name}` };
+  }
   throw new GtError('GT_E_INVALID_INPUT', `'${oneLine(input)}' is not a sling target`, {
-    hint: "targets are a rig ('app'), a polecat ('app/nux') or 'mayor'",
+    hint: "targets are a rig ('app'), an agent of a rig ('app/nux', a polecat or crew member; 'app/crew/<name>' for crew only) or 'mayor'",
   });
+}
+
+/**
+ * `<rig>/<name>` names a polecat or a crew member (one address space per rig): the agents row decides.
+ * A name with no row is a new polecat; `<rig>/crew/<name>` must be an existing crew member.
+ */
+export function resolveTarget(db: Db, target: SlingTarget): SlingTarget {
+  if (target.kind !== 'polecat' && target.kind !== 'crew') return target;
+  const row = getAgent(db, polecatAddress(target.rig, target.name));
+  if (target.kind === 'polecat') {
+    return row?.role === 'crew' ? { ...target, kind: 'crew' } : target;
+  }
+  if (row?.role !== 'crew') {
+    throw new GtError(
+      'GT_E_NOT_FOUND',
+      `no crew member ${target.text}${row ? ` (it is a ${row.role})` : ''}`,
+      { hint: `add it first: gt crew add ${target.rig} ${target.name}` },
+    );
+  }
+  return target;
 }
 
 /** Statuses and types a bead can be slung from. Pure. */
@@ -130,7 +160,8 @@ export function checkSlingable(bead: Bead, now = Date.now()): void {
 
 function holdsTarget(holder: AgentRow, target: SlingTarget): boolean {
   if (target.kind === 'mayor') return holder.id === 'mayor';
-  if (target.kind === 'polecat') return holder.id === polecatAddress(target.rig, target.name);
+  if (target.kind === 'polecat' || target.kind === 'crew')
+    return holder.id === polecatAddress(target.rig, target.name);
   return holder.role === 'polecat' && holder.rig === target.rig;
 }
 
@@ -562,6 +593,204 @@ async function slingToPolecat(
   }
 }
 
+/**
+ * Sling to a crew member (`<rig>/<name>` whose row has role crew): no allocation and no capacity slot — the
+ * crew member is named. Its workspace moves to `crew/<name>/<bead>` (refused while tracked files are
+ * dirty); a running session is kept and nudged, else one is started (the crew member's recorded agent and
+ * model, then [roles.crew]). A crew member whose hooked bead is closed is free again.
+ */
+async function slingToCrew(
+  ctx: SlingContext,
+  beadInput: string,
+  target: Extract<SlingTarget, { kind: 'crew' }>,
+  options: SlingOptions,
+  rolledBack: string[],
+): Promise<SlingResult> {
+  const { root, store } = ctx;
+  const db = store.db;
+  const bead = store.require(beadInput);
+  checkSlingable(bead);
+  const rig = requireRigRow(db, target.rig);
+  if (rig.parked) {
+    throw new GtError('GT_E_RIG_PARKED', `rig ${rig.name} is parked: it takes no new work`, {
+      hint: `unpark it first: gt rig unpark ${rig.name}`,
+    });
+  }
+  if (bead.rig && bead.rig !== rig.name && !options.force) {
+    throw new GtError('GT_E_NOT_SLINGABLE', `${bead.id} belongs to rig ${bead.rig}, not ${rig.name}`, {
+      hint: `sling it to ${bead.rig}, or pass --force to work on it in ${rig.name}`,
+    });
+  }
+  const id = polecatAddress(rig.name, target.name);
+  const crew = getAgent(db, id);
+  if (crew?.role !== 'crew') {
+    throw new GtError('GT_E_NOT_FOUND', `no crew member ${id}`, {
+      hint: `add it first: gt crew add ${rig.name} ${target.name}`,
+    });
+  }
+  const holder = agentHolding(db, bead.id);
+  if (holder && holdsTarget(holder, target)) return alreadyResult(bead, target, holder, root);
+
+  // The crew member's own agent and model (gt crew add --agent/--model), unless this sling overrides them.
+  const override: RoleAssignment = options.agent
+    ? { agent: options.agent, ...(options.model ? { model: options.model } : {}) }
+    : {
+        ...(crew.agent ? { agent: crew.agent } : {}),
+        ...(options.model ? { model: options.model } : crew.model ? { model: crew.model } : {}),
+      };
+  const alloc = allocationFor(root, crew, { override }); // unknown agent: refused before anything changes
+
+  const undo: Undo[] = [];
+  const warnings: string[] = [];
+  const lock = join(townLayout(root).locks, `sling-${rig.name}.lock`);
+  try {
+    const { reservation, checkout } = await withFileLock(lock, 120_000, async () => {
+      const reservation = reserve(
+        store,
+        bead.id,
+        target,
+        options,
+        () => {
+          const before = getAgent(db, id)!;
+          const hooked = before.hooked_bead
+            ? prepared<[string], string>(db, 'SELECT status FROM beads WHERE id = ?')
+                .pluck()
+                .get(before.hooked_bead)
+            : undefined;
+          // A hook whose bead has closed (merged) is released: the crew member is free again.
+          const row = hooked === 'closed' || hooked === undefined ? { ...before, hooked_bead: null } : before;
+          if (row.hooked_bead && row.hooked_bead !== bead.id) {
+            throw new GtError('GT_E_AGENT_BUSY', `${id} already has ${row.hooked_bead} on its hook`, {
+              hint: `wait until it is merged, or move it: gt sling ${row.hooked_bead} <target> --force`,
+            });
+          }
+          return { row, before };
+        },
+        () => {},
+        (row) => ({ worktree: row.worktree, branch: crewBranch(row.name, bead.id) }),
+      );
+      undo.push({ name: 'hook', run: () => undoReservation(store, reservation, bead.id) });
+      failPoint('sling:checkout');
+      const checkout = await switchCrewToBead(root, {
+        rig: rig.name,
+        name: target.name,
+        bead: bead.id,
+        defaultBranch: rig.defaultBranch,
+      });
+      undo.push({ name: 'checkout', run: () => checkout.undo() });
+      return { reservation, checkout };
+    });
+    const hooks = alloc.preset.hooks;
+    if (hooks === 'codex' || hooks === 'gemini') {
+      installGuardHooks(checkout.path, { agents: [hooks], gtBin: gtBin() });
+    }
+
+    const { convoy, created } = ensureConvoyFor(store, bead.id);
+    if (created) {
+      undo.push({
+        name: 'convoy',
+        run: () => {
+          prepared(db, 'DELETE FROM beads WHERE id = ?').run(convoy.id);
+        },
+      });
+    }
+
+    const before = reservation.before!;
+    let session: SlingResult['session'] = null;
+    failPoint('sling:session');
+    const provider = providerFor(runtimeKind(before.runtime), root);
+    const live = before.session ? await provider.liveness(before.session) : null;
+    if (before.session && live?.processAlive) {
+      // A running crew session (a person's, or a persistent agent's) is kept: told, not restarted.
+      prepared(db, 'UPDATE agents SET state = ?, session = ?, pid = ?, updated_at = ? WHERE id = ?').run(
+        'working',
+        before.session,
+        before.pid,
+        nowMs(),
+        id,
+      );
+      const nudge = await nudgeAgent(
+        root,
+        db,
+        id,
+        `Work slung to your hook: ${bead.id} (your workspace is now on ${checkout.branch}). Run 'gt prime' to see it.`,
+        { sender: store.actor },
+      );
+      if (nudge.status === 'queued') warnings.push(`${id} will see it at its next turn (${nudge.reason})`);
+      session = {
+        name: before.session,
+        runtime: provider.kind,
+        preset: before.agent ?? '',
+        model: before.model,
+        started: false,
+      };
+    } else if (!options.noStart) {
+      const started = await startAgentSession(root, db, getAgent(db, id)!, {
+        override,
+        env: { GT_WORKTREE: checkout.path, GT_DEFAULT_BRANCH: checkout.defaultBranch, GT_BEAD: bead.id },
+      });
+      undo.push({
+        name: 'session',
+        run: async () => {
+          await stopAgentSession(root, db, getAgent(db, id)!);
+        },
+      });
+      session = {
+        name: started.session,
+        runtime: started.runtime,
+        preset: started.preset,
+        model: started.model,
+        started: true,
+      };
+    } else {
+      prepared(db, "UPDATE agents SET state = 'stopped', updated_at = ? WHERE id = ?").run(nowMs(), id);
+    }
+    failPoint('sling:after-session');
+
+    if (reservation.movedFrom) {
+      try {
+        sendMail(store, {
+          from: SYSTEM_SENDER,
+          to: reservation.movedFrom.id,
+          subject: `Work reassigned: ${bead.id}`,
+          body: `${bead.id} was moved from your hook to ${id} (gt sling --force by ${store.actor}). Stop working on it; your branch and checkout are kept.`,
+        });
+      } catch (error) {
+        warnings.push(`could not mail ${reservation.movedFrom.id}: ${(error as Error).message}`);
+      }
+    }
+    return {
+      bead: bead.id,
+      title: bead.title,
+      target: target.text,
+      agent: id,
+      status: 'slung',
+      rig: rig.name,
+      polecat: null,
+      crew: target.name,
+      reused: true,
+      branch: checkout.branch,
+      worktree: checkout.path,
+      base_sha: checkout.baseSha,
+      convoy: { id: convoy.id, name: convoy.name, created },
+      session,
+      moved_from: reservation.movedFrom?.id ?? null,
+      warnings,
+    };
+  } catch (error) {
+    const result = await rollback(undo);
+    rolledBack.push(...result.done);
+    if (isGtError(error) && result.warnings.length > 0) {
+      throw new GtError(error.code, `${error.message} (and: ${result.warnings.join('; ')})`, {
+        hint: error.hint,
+        details: error.details,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
 async function slingToMayor(
   ctx: SlingContext,
   beadInput: string,
@@ -575,10 +804,6 @@ async function slingToMayor(
   checkSlingable(bead);
   const holder = agentHolding(db, bead.id);
   if (holder && holdsTarget(holder, target)) return alreadyResult(bead, target, holder, root);
-  const override: RoleAssignment = {
-    ...(options.agent ? { agent: options.agent } : {}),
-    ...(options.model ? { model: options.model } : {}),
-  };
   const undo: Undo[] = [];
   try {
     const reservation = reserve(
@@ -606,12 +831,44 @@ async function slingToMayor(
     const before = reservation.before;
     let session: SlingResult['session'] = null;
     const warnings: string[] = [];
-    const provider = providerFor(runtimeKind(before?.runtime), root);
-    const name = before?.session ?? sessionName({ role: 'mayor', rig: null, name: 'mayor' });
-    const live = await provider.liveness(name);
-    if (live.processAlive) {
-      // The Mayor keeps its session: restore its state, and tell it at its next turn.
-      prepared(db, 'UPDATE agents SET state = ? WHERE id = ?').run(before?.state ?? 'working', 'mayor');
+    // Started through startMayor: the Mayor's start lock (one session however many starts race), its home
+    // and instruction file, the role's agent and model. A running Mayor is reported, not restarted.
+    let running: MayorStatus | null = null;
+    if (options.noStart) {
+      const status = await mayorStatus(root, db);
+      if (status.running) running = status;
+      else prepared(db, "UPDATE agents SET state = 'stopped' WHERE id = 'mayor'").run();
+    } else {
+      const start = await startMayor(root, db, { agent: options.agent, model: options.model });
+      warnings.push(...start.notes.map((n) => n.replace(/^(note|warning): /, '')));
+      if (start.started && start.start) {
+        undo.push({
+          name: 'session',
+          run: async () => {
+            await stopMayor(root, db);
+          },
+        });
+        session = {
+          name: start.start.session,
+          runtime: start.start.runtime,
+          preset: start.start.preset,
+          model: start.start.model,
+          started: true,
+        };
+      } else {
+        running = start.status;
+      }
+    }
+    if (running) {
+      // The Mayor keeps its session (the reservation cleared it on the row; a racing start may have made
+      // it meanwhile): record it from the live status, and tell the Mayor at its next turn.
+      prepared(db, 'UPDATE agents SET state = ?, session = ?, pid = ?, updated_at = ? WHERE id = ?').run(
+        'working',
+        running.session,
+        running.pid,
+        nowMs(),
+        'mayor',
+      );
       const nudge = await nudgeAgent(
         root,
         db,
@@ -622,31 +879,14 @@ async function slingToMayor(
         },
       );
       session = {
-        name,
-        runtime: provider.kind,
-        preset: before?.agent ?? '',
-        model: before?.model ?? null,
+        name: running.session,
+        runtime: running.runtime,
+        preset: running.preset ?? '',
+        model: running.model,
         started: false,
       };
       if (nudge.status === 'queued')
         warnings.push(`the Mayor will see it at its next turn (${nudge.reason})`);
-    } else if (!options.noStart) {
-      const started = await startAgentSession(root, db, getAgent(db, 'mayor')!, { override });
-      undo.push({
-        name: 'session',
-        run: async () => {
-          await stopAgentSession(root, db, getAgent(db, 'mayor')!);
-        },
-      });
-      session = {
-        name: started.session,
-        runtime: started.runtime,
-        preset: started.preset,
-        model: started.model,
-        started: true,
-      };
-    } else {
-      prepared(db, "UPDATE agents SET state = 'stopped' WHERE id = 'mayor'").run();
     }
     if (reservation.movedFrom) {
       sendMail(store, {
@@ -688,10 +928,10 @@ export async function slingBeads(
 ): Promise<SlingOutcome> {
   if (beadInputs.length === 0) {
     throw new GtError('GT_E_USAGE', 'name at least one bead and a target', {
-      hint: 'gt sling <bead…> <rig | rig/name | mayor>',
+      hint: 'gt sling <bead…> <rig | rig/name | rig/crew/name | mayor>',
     });
   }
-  const target = parseTarget(targetInput);
+  const target = resolveTarget(ctx.store.db, parseTarget(targetInput));
   const outcome: SlingOutcome = { results: [], failures: [] };
   for (const input of beadInputs) {
     const rolledBack: string[] = [];
@@ -699,7 +939,9 @@ export async function slingBeads(
       outcome.results.push(
         target.kind === 'mayor'
           ? await slingToMayor(ctx, input, target, options, rolledBack)
-          : await slingToPolecat(ctx, input, target, options, rolledBack),
+          : target.kind === 'crew'
+            ? await slingToCrew(ctx, input, target, options, rolledBack)
+            : await slingToPolecat(ctx, input, target, options, rolledBack),
       );
     } catch (error) {
       if (!isGtError(error)) throw error;

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { BD_BIN } from '../helpers/bd';
 import { GT_BIN, makeTown, type Sandbox } from '../helpers/gt';
 
 /**
@@ -292,6 +293,99 @@ describe('gt mayor', () => {
       } catch {}
     }
     await json(['mayor', 'stop']);
+  });
+
+  interface SlingJson {
+    results: Array<{
+      bead: string;
+      agent: string;
+      status: string;
+      session: { name: string; preset: string; model: string | null; started: boolean } | null;
+    }>;
+    failures: unknown[];
+  }
+  /** A town-level bead (the Mayor's kind) whose sim script only says something. */
+  const mayorBead = (sb: Sandbox & { town: string }, title: string): Promise<string> =>
+    new Promise((done, fail) => {
+      execFile(
+        process.execPath,
+        [BD_BIN, 'create', title, '-d', '```sim\nsay planning the work\n```', '--silent'],
+        { cwd: sb.town, env: sb.env },
+        (error, stdout, stderr) => (error ? fail(new Error(stderr)) : done(stdout.trim())),
+      );
+    });
+
+  test('sling to a running Mayor: it keeps its session and is nudged', async () => {
+    const started = await json<StartResult>(['mayor', 'start', '--wait-ready']);
+    assert.equal(started.started, true);
+    const pid = started.status.pid;
+    const bead = await mayorBead(sandbox, 'Plan the auth work');
+    const out = await json<SlingJson>(['sling', bead, 'mayor']);
+    assert.equal(out.results[0]?.agent, 'mayor');
+    assert.equal(out.results[0]?.status, 'slung');
+    assert.equal(out.results[0]?.session?.started, false, 'the running Mayor is not restarted');
+    assert.equal(out.results[0]?.session?.name, 'gt-mayor');
+    const s = await status();
+    assert.equal(s.pid, pid);
+    assert.equal(s.recorded_state, 'working');
+    const row = (await json<Array<Record<string, unknown>>>(['agents'])).find((a) => a.id === 'mayor');
+    assert.equal(row?.session, 'gt-mayor', 'the session stays on the record');
+    assert.equal(row?.hooked_bead, bead);
+    await until('the nudge in the pane', async () => /Work slung to your hook/.test(await peek()));
+    await until('the sim to run the bead', async () => /planning the work/.test(await peek()), 30_000);
+    assert.equal(tmux(['list-sessions', '-F', '#{session_name}']).trim(), 'gt-mayor');
+    await json(['mayor', 'stop']);
+    await until('the session to go', async () => !hasSession());
+  });
+
+  test('sling to a stopped Mayor starts it with the Mayor start lock: racing starts make one session', async () => {
+    const fresh = await makeTown();
+    const freshSocket = join(fresh.town, '.gt', 'tmux.sock');
+    try {
+      const set = await fresh.gt(['config', 'set', 'roles.mayor.agent', 'sim'], { cwd: fresh.town });
+      assert.equal(set.code, 0, set.stderr);
+      rmSync(join(fresh.town, 'mayor', 'AGENTS.md'));
+      const bead = await mayorBead(fresh, 'Plan the billing work');
+      const [sling, ...starts] = await Promise.all([
+        fresh.gtJson<SlingJson>(['sling', bead, 'mayor'], { cwd: fresh.town }),
+        fresh.gtJson<StartResult>(['mayor', 'start'], { cwd: fresh.town }),
+        fresh.gtJson<StartResult>(['mayor', 'start'], { cwd: fresh.town }),
+      ]);
+      const slung = sling.results[0]!;
+      assert.equal(slung.status, 'slung');
+      assert.equal(slung.session?.name, 'gt-mayor');
+      assert.equal(slung.session?.preset, 'sim');
+      assert.equal(slung.session?.model, 'sim-strong', "the Mayor's strong model");
+      const startedBy = [slung.session?.started, ...starts.map((r) => r.started)].filter(Boolean).length;
+      assert.equal(startedBy, 1, `exactly one start made the session: ${JSON.stringify({ sling, starts })}`);
+      const sessions = execFileSync('tmux', ['-S', freshSocket, 'list-sessions', '-F', '#{session_name}'], {
+        encoding: 'utf8',
+      }).trim();
+      assert.equal(sessions, 'gt-mayor');
+      // startMayor's own work: the home's instruction file is written again.
+      assert.ok(existsSync(join(fresh.town, 'mayor', 'AGENTS.md')));
+      const st = await fresh.gtJson<Status>(['mayor', 'status'], { cwd: fresh.town });
+      assert.equal(st.state, 'running');
+      assert.equal(st.recorded_state, 'working');
+      const hook = await fresh.gtJson<{ agent: string; bead: { id: string } | null }>(['hook', 'mayor'], {
+        cwd: fresh.town,
+      });
+      assert.equal(hook.bead?.id, bead);
+      const screen = await until(
+        'the sim Mayor to run its hooked bead',
+        async () => {
+          const p = await fresh.gtJson<{ lines: string[] }>(['peek', 'mayor', '-n', '80'], {
+            cwd: fresh.town,
+          });
+          const text = p.lines.join('\n');
+          return /planning the work/.test(text) && text;
+        },
+        30_000,
+      );
+      assert.match(screen, /"role":"mayor"/);
+    } finally {
+      fresh.cleanup();
+    }
   });
 
   test('a refused first start leaves no record', async () => {

@@ -148,8 +148,9 @@ describe('claude hooks: what gt installs for its sessions', () => {
     for (const tool of ['Bash', 'Edit', 'Write', 'MultiEdit']) {
       assert.match(tool, new RegExp(`^(${CLAUDE_GUARD_MATCHER})$`));
     }
-    const primed = claudeSettings(gastownClaudeHooks({ primeShell: 'echo primed' })).hooks;
-    assert.equal(primed?.SessionStart?.[0]?.hooks[0]?.command, 'echo primed');
+    const primed = claudeSettings(gastownClaudeHooks({ gtBin: 'gt' })).hooks;
+    assert.equal(primed?.SessionStart?.[0]?.hooks[0]?.command, 'gt prime --hook');
+    assert.equal(primed?.PreCompact?.[0]?.hooks[0]?.command, 'gt prime --hook');
     assert.equal(primed?.PreToolUse, undefined, 'no guard unless asked');
   });
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerAgentCommands } from './agent-commands';
 import { registerConvoyCommands } from './convoy-commands';
+import { registerCrewCommands } from './crew-commands';
 import { registerDoctorCommand } from './doctor-command';
 import { registerEscalateCommands } from './escalate-commands';
 import { registerGuardCommand } from './guard-command';
@@ -25,6 +26,7 @@ const registrations: Array<(program: Command) => void> = [
   registerEscalateCommands,
   registerMayorCommands,
   registerWorkCommands,
+  registerCrewCommands,
 ];
 
 export function registerGtCommands(program: Command): void {

@@ -17,7 +17,7 @@ async function slingCommand(args: string[], flags: SlingFlags): Promise<CommandR
   const { GtError } = await import('../../core/errors');
   if (args.length < 2) {
     throw new GtError('GT_E_USAGE', 'gt sling needs at least one bead and a target', {
-      hint: 'gt sling <bead…> <rig | rig/name | mayor>',
+      hint: 'gt sling <bead…> <rig | rig/name | rig/crew/name | mayor>',
     });
   }
   const target = args[args.length - 1]!;
@@ -181,7 +181,7 @@ export function registerWorkCommands(program: Command): void {
     program
       .command('sling')
       .description(
-        "put beads on agents' hooks and start them: a rig (new or idle polecat), <rig>/<name>, or mayor",
+        "put beads on agents' hooks and start them: a rig (new or idle polecat), <rig>/<name> (polecat or crew), <rig>/crew/<name>, or mayor",
       )
       .argument('<bead-and-target...>', 'one or more beads, then the target')
       .option('--agent <preset>', 'agent preset or custom agent for this sling')
