@@ -2,11 +2,13 @@
 import { runAgentsBench } from './agents';
 import { runLedgerBench } from './ledger';
 import { runMailBench } from './mail';
+import { runRefineryBench } from './refinery';
 
 const suites: Record<string, () => void | Promise<void>> = {
   ledger: runLedgerBench,
   mail: runMailBench,
   agents: () => runAgentsBench(),
+  refinery: () => runRefineryBench(),
 };
 
 const wanted = process.argv.slice(2);

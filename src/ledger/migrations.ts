@@ -329,6 +329,63 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX handoff_notes_agent ON handoff_notes (agent_id, id);
     `,
   },
+  {
+    version: 6,
+    description: 'refinery batches and gate runs',
+    sql: `
+      -- The Refinery (docs/refinery.md). A batch is an ordered list of ready MRs merged onto base_sha; trees
+      -- holds the tree after each MR (prefix k = main + m1..mk), so bisection never re-merges. state:
+      -- active (being tested/bisected) -> landing (a tested candidate is being pushed: the CAS intent) ->
+      -- done | abandoned (main moved, crash before landing: its MRs went back to 'ready').
+      CREATE TABLE mq_batches (
+        id             INTEGER PRIMARY KEY,
+        rig            TEXT    NOT NULL,
+        state          TEXT    NOT NULL DEFAULT 'active' CHECK (state IN ('active','landing','done','abandoned')),
+        base_sha       TEXT    NOT NULL,
+        members        TEXT    NOT NULL CHECK (json_valid(members)),
+        trees          TEXT    NOT NULL CHECK (json_valid(trees)),
+        commit_time    INTEGER NOT NULL,
+        landing_sha    TEXT,
+        landing_prefix INTEGER,
+        path           TEXT    NOT NULL DEFAULT '',
+        outcome        TEXT,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        CHECK ((state = 'landing') <= (landing_sha IS NOT NULL))
+      ) STRICT;
+      CREATE INDEX mq_batches_rig ON mq_batches (rig, state, id);
+
+      -- Every Sheriff and gate run: recorded 'running' with the candidate BEFORE it starts (the test intent),
+      -- finished with its verdict. A 'running' row after a crash is 'aborted' on restart.
+      CREATE TABLE gate_runs (
+        id            INTEGER PRIMARY KEY,
+        rig           TEXT    NOT NULL,
+        kind          TEXT    NOT NULL CHECK (kind IN ('sheriff','gate')),
+        batch_id      INTEGER REFERENCES mq_batches (id),
+        mr_id         INTEGER,
+        prefix        INTEGER,
+        reason        TEXT,
+        base_sha      TEXT    NOT NULL,
+        candidate_sha TEXT    NOT NULL,
+        state         TEXT    NOT NULL DEFAULT 'running' CHECK (state IN ('running','pass','fail','error','aborted')),
+        exit_code     INTEGER,
+        error         TEXT,
+        pid           INTEGER,
+        log_path      TEXT,
+        log_tail      TEXT,
+        started_at    INTEGER NOT NULL,
+        finished_at   INTEGER
+      ) STRICT;
+      CREATE INDEX gate_runs_batch ON gate_runs (batch_id, id);
+      CREATE INDEX gate_runs_candidate ON gate_runs (candidate_sha, state);
+
+      -- The batch an MR is being tested in, and the follow-up owed after a Refinery decision (close the
+      -- bead, land convoys, clean up; or hand the bead back with mail): pending until done, idempotently.
+      ALTER TABLE merge_requests ADD COLUMN batch_id INTEGER;
+      ALTER TABLE merge_requests ADD COLUMN followup TEXT CHECK (followup IN ('pending','done'));
+      CREATE INDEX merge_requests_followup ON merge_requests (rig, id) WHERE followup = 'pending';
+    `,
+  },
 ];
 
 export const LATEST_LEDGER_VERSION = MIGRATIONS.length;

@@ -97,6 +97,18 @@ export const rigConfigSchema = z
       .object({ max_polecats: z.number().int().min(1).max(200).optional() })
       .strict()
       .optional(),
+    refinery: z
+      .object({
+        batch_min: z.number().int().min(1).max(64).default(1),
+        batch_max: z.number().int().min(1).max(64).default(8),
+        max_rework: z.number().int().min(0).max(100).default(3),
+      })
+      .strict()
+      .refine((r) => r.batch_min <= r.batch_max, {
+        message: 'batch_min must not exceed batch_max',
+        path: ['batch_min'],
+      })
+      .optional(),
   })
   .strict();
 
@@ -124,6 +136,7 @@ const EXAMPLES: Record<string, string> = {
   'commands.*.command': '[commands.gate]\ncommand = "npm test"',
   'commands.*.timeout': '[commands.gate]\ntimeout = "30m"',
   'scheduler.*': '[scheduler]\nmax_polecats = 4',
+  'refinery.*': '[refinery]\nbatch_min = 1\nbatch_max = 8\nmax_rework = 3',
   'budget.*': '[budget]\ndaily_usd = 50',
   'ledger.*': '[ledger]\npath = ".gt/ledger.db"',
   'notify.command': '[notify]\ncommand = ["notify-send", "Gas Town"]',

@@ -7,6 +7,7 @@ import { registerEscalateCommands } from './escalate-commands';
 import { registerGuardCommand } from './guard-command';
 import { registerMailCommands } from './mail-commands';
 import { registerMayorCommands } from './mayor-commands';
+import { registerRefineryCommands } from './refinery-commands';
 import { registerRigCommands } from './rig-commands';
 import { registerTownCommands } from './town-commands';
 import { registerWorkCommands } from './work-commands';
@@ -27,6 +28,7 @@ const registrations: Array<(program: Command) => void> = [
   registerMayorCommands,
   registerWorkCommands,
   registerCrewCommands,
+  registerRefineryCommands,
 ];
 
 export function registerGtCommands(program: Command): void {

@@ -1,0 +1,180 @@
+/**
+ * The Refinery's pure planning (docs/refinery.md): queue order, adaptive batch size and the bisection of a
+ * red batch. No I/O, no clock: every function is a function of its arguments, so the controller can
+ * recompute the next step from persisted facts after a crash and the unit tests can enumerate cases.
+ *
+ * A batch is an ordered list of n merge requests m1..mn (conflicting ones already dropped). Prefix k is
+ * the candidate commit main + m1..mk (prefix 0 is main itself, green by induction: main only ever moves
+ * to a commit that passed the gate). The gate is run on prefixes; an observation is (k, verdict).
+ */
+
+export interface QueueItem {
+  id: number;
+  /** Bead priority: 0 is the most urgent. */
+  priority: number;
+  /** Enqueue time (ms); older first among equal priorities. */
+  createdAt: number;
+}
+
+/** Priority first (0 = most urgent), then age, then id: a total order, so the plan is deterministic. */
+export function orderQueue<T extends QueueItem>(items: readonly T[]): T[] {
+  return [...items].sort((a, b) => a.priority - b.priority || a.createdAt - b.createdAt || a.id - b.id);
+}
+
+export interface BatchBounds {
+  min: number;
+  max: number;
+}
+
+/**
+ * Estimated failure rate from the rig's recent gate verdicts (true = the MR was rejected by the gate as a
+ * culprit). A prior of 1 failure in 10 (weight 10) keeps a short history from swinging the size wildly.
+ */
+export function estimatedFailureRate(recent: readonly boolean[]): number {
+  const failures = recent.filter(Boolean).length;
+  return (failures + 1) / (recent.length + 10);
+}
+
+/**
+ * Batch size from the failure rate f. With binary bisection a batch of b costs about 1/b gate runs per MR
+ * when green plus f·(log2 b + 1) per MR for the culprits it contains; the minimum is near b = ln2 / f:
+ * big batches when branches are healthy, small ones when many fail. Clamped to the configured bounds.
+ */
+export function adaptiveBatchSize(recent: readonly boolean[], bounds: BatchBounds): number {
+  const min = Math.max(1, Math.floor(bounds.min));
+  const max = Math.max(min, Math.floor(bounds.max));
+  const f = estimatedFailureRate(recent);
+  const ideal = Math.round(Math.LN2 / f);
+  return Math.min(max, Math.max(min, ideal));
+}
+
+/** The first `size` items in queue order. */
+export function selectBatch<T extends QueueItem>(ready: readonly T[], size: number): T[] {
+  return orderQueue(ready).slice(0, Math.max(0, size));
+}
+
+export type Verdict = 'pass' | 'fail' | 'error';
+
+export interface Observation {
+  /** Prefix length tested (1..n). */
+  prefix: number;
+  verdict: Verdict;
+}
+
+/**
+ * How a single red run is confirmed before anyone is rejected ("retry once, for flakes"):
+ *  - 'first': the red batch is re-run at once, then bisected (the textbook order);
+ *  - 'confirm' (default): bisect at once; the culprit is rejected only when at least two red runs contain
+ *    it (the batch's and the isolating prefix's, which differ when the culprit is not the last MR) — else
+ *    the isolating prefix is re-run once. Same protection, one gate run fewer per red batch in most cases.
+ */
+export type FlakePolicy = 'first' | 'confirm';
+
+export type Step =
+  | { kind: 'test'; prefix: number; reason: 'batch' | 'retry' | 'bisect' | 'confirm' }
+  | {
+      kind: 'decide';
+      /** Land prefix `land` (0 = nothing): it passed the gate. */
+      land: number;
+      /** 1-based index of the culprit to reject, or null. */
+      culprit: number | null;
+      culpritReason: 'gate-failed' | 'gate-error' | null;
+      /** 1-based indexes of MRs sent back to the queue untested-as-a-whole. */
+      requeue: number[];
+      /** A red run did not reproduce. */
+      flaky: boolean;
+    };
+
+function verdictsAt(obs: readonly Observation[], k: number): Verdict[] {
+  return obs.filter((o) => o.prefix === k).map((o) => o.verdict);
+}
+
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i <= to; i++) out.push(i);
+  return out;
+}
+
+/**
+ * The next step for a batch of n MRs given what the gate has said so far. A pass at a prefix wins over a
+ * fail at the same prefix (the run that passed is the tested tree that lands; a fail that does not
+ * reproduce is a flake). Binary search over prefixes finds the FIRST failing prefix: its last MR is the
+ * culprit; everything before it lands (already tested green), everything after it is re-queued (it will be
+ * re-tested on the new main; a second culprit is found by the next batch).
+ */
+export function nextStep(n: number, obs: readonly Observation[], policy: FlakePolicy = 'confirm'): Step {
+  if (n < 1)
+    return { kind: 'decide', land: 0, culprit: null, culpritReason: null, requeue: [], flaky: false };
+  for (const o of obs) {
+    if (!Number.isInteger(o.prefix) || o.prefix < 1 || o.prefix > n) {
+      throw new RangeError(`observation prefix ${o.prefix} outside 1..${n}`);
+    }
+  }
+  const atN = verdictsAt(obs, n);
+  if (atN.length === 0) return { kind: 'test', prefix: n, reason: 'batch' };
+  if (atN.includes('pass')) {
+    return {
+      kind: 'decide',
+      land: n,
+      culprit: null,
+      culpritReason: null,
+      requeue: [],
+      flaky: obs.some((o) => o.verdict !== 'pass'),
+    };
+  }
+  if (policy === 'first' && atN.length === 1 && obs.length === 1) {
+    return { kind: 'test', prefix: n, reason: 'retry' };
+  }
+  // lo: the longest prefix known green (0 = main); hi: the shortest prefix above it known red.
+  let lo = 0;
+  for (const o of obs) if (o.verdict === 'pass' && o.prefix > lo) lo = o.prefix;
+  let hi = n;
+  for (const o of obs) if (o.verdict !== 'pass' && o.prefix > lo && o.prefix < hi) hi = o.prefix;
+  if (hi - lo > 1) return { kind: 'test', prefix: Math.floor((lo + hi) / 2), reason: 'bisect' };
+  const redRuns = obs.filter((o) => o.verdict !== 'pass' && o.prefix >= hi);
+  const flaky = obs.some((o) => o.verdict !== 'pass' && o.prefix <= lo);
+  if (redRuns.length < 2) return { kind: 'test', prefix: hi, reason: n === 1 ? 'retry' : 'confirm' };
+  const atHi = verdictsAt(obs, hi);
+  return {
+    kind: 'decide',
+    land: lo,
+    culprit: hi,
+    culpritReason: atHi.includes('error') && !atHi.includes('fail') ? 'gate-error' : 'gate-failed',
+    requeue: range(hi + 1, n),
+    flaky,
+  };
+}
+
+/** A compact, human-readable bisection path: "8✗ 4✓ 6✗ 5✓ ⇒ land 5, reject #6". */
+export function bisectionPath(obs: readonly Observation[], step?: Step): string {
+  const mark = (v: Verdict) => (v === 'pass' ? '✓' : v === 'fail' ? '✗' : '!');
+  const parts = obs.map((o) => `${o.prefix}${mark(o.verdict)}`);
+  if (step?.kind === 'decide') {
+    const outcome = [`land ${step.land}`];
+    if (step.culprit !== null) outcome.push(`reject #${step.culprit}`);
+    if (step.requeue.length > 0) outcome.push(`requeue ${step.requeue.length}`);
+    parts.push(`⇒ ${outcome.join(', ')}`);
+  }
+  return parts.join(' ');
+}
+
+/**
+ * Simulates the planner against a known set of culprits (1-based positions; prefix k fails iff it
+ * contains one) and an optional flake oracle. Used by the unit tests and to reason about costs.
+ */
+export function simulateBatch(
+  n: number,
+  culprits: readonly number[],
+  options: { policy?: FlakePolicy; flake?: (run: number, prefix: number) => boolean; maxRuns?: number } = {},
+): { step: Extract<Step, { kind: 'decide' }>; runs: Observation[] } {
+  const obs: Observation[] = [];
+  const maxRuns = options.maxRuns ?? 64;
+  for (let run = 0; run < maxRuns; run++) {
+    const step = nextStep(n, obs, options.policy);
+    if (step.kind === 'decide') return { step, runs: obs };
+    const broken = culprits.some((c) => c <= step.prefix);
+    const flaked = options.flake?.(run, step.prefix) ?? false;
+    obs.push({ prefix: step.prefix, verdict: broken || flaked ? 'fail' : 'pass' });
+  }
+  throw new Error(`planner did not converge in ${maxRuns} runs`);
+}

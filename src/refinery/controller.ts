@@ -1,0 +1,1094 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { GtError } from '../core/errors';
+import { fenceUntrusted } from '../core/fence';
+import {
+  adaptiveBatchSize,
+  bisectionPath,
+  type FlakePolicy,
+  nextStep,
+  type Observation,
+  orderQueue,
+  type Step,
+} from '../core/refinery/plan';
+import { git, parseGitVersion, runGit, withRepoLock } from '../git/git';
+import { removePolecatCheckout } from '../git/polecat-checkout';
+import { prepared } from '../ledger/open';
+import type { BeadStore } from '../ledger/store';
+import { nowMs } from '../ledger/time';
+import { withFileLock } from '../runtime/lock';
+import { onBeadsClosed } from '../services/convoy';
+import { createEscalation } from '../services/escalation';
+import { crashPoint } from '../services/faults';
+import { SYSTEM_SENDER, sendMail } from '../services/mail';
+import { gateTimeoutMs, loadRigConfigFile, type RigConfig } from '../town/config';
+import { rigLayout, townLayout } from '../town/layout';
+import { requireRigRow } from '../town/rig-store';
+import { refineryPushEnv } from '../town/secret';
+import { type GateCommand, type GateRunResult, groupAlive, killGroup, runGate } from './gate-runner';
+import {
+  addMrEvent,
+  type BatchRow,
+  batchRuns,
+  getBatch,
+  getMr,
+  type MrRow,
+  mrsInState,
+  openBatches,
+  type QueuedMr,
+  REWORK_REASONS,
+  transitionMr,
+} from './ledger';
+
+/**
+ * The Refinery controller for one rig (docs/refinery.md). Every pass recomputes from the ledger and the
+ * repositories: it first settles whatever a previous (possibly killed) pass left in flight, then runs the
+ * Sheriff over queued MRs, then tests one batch to a decision, then does the follow-ups of decisions.
+ *
+ * Invariants:
+ *  - main moves only to a commit with a 'pass' gate run recorded for it, by a compare-and-swap push
+ *    (--force-with-lease on the batch's base); if main moved, nothing lands and the batch is retested;
+ *  - a batch's landing intent (state 'landing' + landing_sha) is written before the push, so after a
+ *    crash "main == landing_sha" means landed and anything else means not (yet) landed;
+ *  - an MR becomes 'merged' only after main is verified to equal the candidate that contains it.
+ */
+export interface RefineryOptions {
+  root: string;
+  store: BeadStore;
+  rig: string;
+  env?: NodeJS.ProcessEnv;
+  /** 'naive': one MR at a time, no batching (the benchmark's baseline). */
+  mode?: 'batch' | 'naive';
+  flakePolicy?: FlakePolicy;
+  /** Test hooks. */
+  hooks?: {
+    beforeLand?: (info: { batchId: number; candidate: string; base: string }) => Promise<void> | void;
+    afterGate?: (info: { candidate: string; verdict: string }) => Promise<void> | void;
+  };
+  log?: (line: string) => void;
+  /** Kill grace for timed-out gates (ms). */
+  killGraceMs?: number;
+}
+
+export interface PassSummary {
+  rig: string;
+  recovered: string[];
+  sheriff: { passed: number[]; rejected: number[] };
+  batches: Array<{
+    id: number;
+    members: number[];
+    conflicts: number[];
+    landed: number[];
+    rejected: number[];
+    requeued: number[];
+    landedSha: string | null;
+    gateRuns: number;
+    path: string;
+    outcome: string;
+  }>;
+  followups: number;
+  idle: boolean;
+}
+
+const IDENTITY_ENV = {
+  GIT_AUTHOR_NAME: 'Gas Town Refinery',
+  GIT_AUTHOR_EMAIL: 'refinery@gastown.invalid',
+  GIT_COMMITTER_NAME: 'Gas Town Refinery',
+  GIT_COMMITTER_EMAIL: 'refinery@gastown.invalid',
+};
+
+interface RigSetup {
+  config: RigConfig;
+  main: string;
+  bare: string;
+  clone: string;
+  work: string;
+  logs: string;
+  upstream: string | null;
+  experimental: boolean;
+}
+
+export class Refinery {
+  readonly root: string;
+  readonly store: BeadStore;
+  readonly rig: string;
+  private readonly options: RefineryOptions;
+  private setup!: RigSetup;
+  private upstreamSynced = false;
+
+  constructor(options: RefineryOptions) {
+    this.options = options;
+    this.root = options.root;
+    this.store = options.store;
+    this.rig = options.rig;
+  }
+
+  private get db() {
+    return this.store.db;
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return this.options.env ?? process.env;
+  }
+
+  /** One full pass under the rig's Refinery lock. */
+  async pass(): Promise<PassSummary> {
+    const lock = join(townLayout(this.root).locks, `refinery-${this.rig}.lock`);
+    try {
+      return await withFileLock(lock, 1000, () => this.passLocked());
+    } catch (error) {
+      if (error instanceof GtError && error.code === 'GT_E_SESSION') {
+        throw new GtError('GT_E_REFINERY_BUSY', `another Refinery is running for rig ${this.rig}`, {
+          hint: `only one Refinery per rig; its lock is ${lock}`,
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** Passes until nothing is left to do now (what `gt refinery run --once` does). */
+  async drain(maxPasses = 1000): Promise<PassSummary[]> {
+    const out: PassSummary[] = [];
+    for (let i = 0; i < maxPasses; i++) {
+      const s = await this.pass();
+      out.push(s);
+      if (s.idle) break;
+    }
+    return out;
+  }
+
+  private async loadSetup(): Promise<RigSetup> {
+    const rigRow = requireRigRow(this.db, this.rig);
+    const layout = rigLayout(this.root, this.rig);
+    const config = loadRigConfigFile(layout.config);
+    const state = join(townLayout(this.root).state, 'refinery', this.rig);
+    mkdirSync(state, { recursive: true });
+    return {
+      config,
+      main: config.default_branch ?? rigRow.defaultBranch,
+      bare: layout.bare,
+      clone: layout.refinery,
+      work: join(state, 'work'),
+      logs: join(townLayout(this.root).logs, 'refinery', this.rig),
+      upstream: config.upstream ?? rigRow.upstream,
+      experimental: config.experimental || rigRow.experimental,
+    };
+  }
+
+  private async passLocked(): Promise<PassSummary> {
+    this.setup = await this.loadSetup();
+    await this.ensureClone();
+    const summary: PassSummary = {
+      rig: this.rig,
+      recovered: [],
+      sheriff: { passed: [], rejected: [] },
+      batches: [],
+      followups: 0,
+      idle: false,
+    };
+    await this.recover(summary);
+    // Follow-ups of earlier decisions (close beads, land convoys, clean up, mail) run while the Sheriff and
+    // the next batch's gate run: they touch other refs and other checkouts, and never main.
+    const followups = this.followups();
+    try {
+      await this.sheriff(summary);
+      const batch = await this.startBatch();
+      if (batch) summary.batches.push(await this.runBatch(batch));
+      summary.idle = !batch && mrsInState(this.db, this.rig, ['queued', 'sheriff', 'ready']).length === 0;
+    } finally {
+      summary.followups += await followups;
+    }
+    // At the end of the queue, this pass's own decisions are followed up before returning.
+    if (summary.idle) summary.followups += await this.followups();
+    // Upstream: once per controller start (catch up after a crash), then whenever something landed.
+    if (!this.upstreamSynced || summary.batches.some((b) => b.landedSha) || summary.recovered.length > 0) {
+      await this.pushUpstream();
+      this.upstreamSynced = true;
+    }
+    return summary;
+  }
+
+  // ---------------------------------------------------------------- repositories
+
+  private async ensureClone(): Promise<void> {
+    const { clone, bare, main } = this.setup;
+    if (!existsSync(join(clone, '.git'))) {
+      await git(['clone', '--quiet', '--no-checkout', bare, clone], { cwd: join(clone, '..') });
+    }
+    void main;
+  }
+
+  /** main as the bare repo has it right now: the only truth about what has landed. */
+  async mainSha(): Promise<string> {
+    return git(['rev-parse', '--verify', `refs/heads/${this.setup.main}^{commit}`], { cwd: this.setup.bare });
+  }
+
+  private async fetch(): Promise<void> {
+    await git(['fetch', '--quiet', '--prune', '--no-tags', 'origin', '+refs/heads/*:refs/remotes/origin/*'], {
+      cwd: this.setup.clone,
+    });
+  }
+
+  /** Which of these commits the Refinery clone has; fetches once if any is missing. */
+  private async presentCommits(shas: readonly string[]): Promise<Set<string>> {
+    const check = async () => {
+      const r = await runGit(['cat-file', '--batch-check=%(objectname) %(objecttype)'], {
+        cwd: this.setup.clone,
+        input: `${shas.join('\n')}\n`,
+      });
+      return new Set(
+        r.stdout
+          .split('\n')
+          .map((l) => l.split(' '))
+          .filter((p) => p[1] === 'commit')
+          .map((p) => p[0]!),
+      );
+    };
+    let present = await check();
+    if (shas.some((s) => !present.has(s))) {
+      await this.fetch();
+      present = await check();
+    }
+    return present;
+  }
+
+  /** The scratch worktree, clean and detached at `sha`. */
+  private async checkout(sha: string): Promise<void> {
+    const { clone, work } = this.setup;
+    if (existsSync(join(work, '.git'))) {
+      await runGit(['merge', '--abort'], { cwd: work });
+      const r = await runGit(['checkout', '--quiet', '--detach', '--force', sha], { cwd: work });
+      if (r.code === 0) {
+        await git(['clean', '-ffdxq'], { cwd: work });
+        return;
+      }
+    }
+    await runGit(['worktree', 'remove', '--force', work], { cwd: clone });
+    await git(['worktree', 'prune'], { cwd: clone });
+    await git(['worktree', 'add', '--quiet', '--detach', '--force', work, sha], { cwd: clone });
+  }
+
+  private mergeTreeSupport: boolean | undefined;
+
+  private async hasMergeTree(): Promise<boolean> {
+    if (this.mergeTreeSupport === undefined) {
+      const v = parseGitVersion(await git(['version'], { cwd: this.setup.clone })) ?? [0, 0, 0];
+      this.mergeTreeSupport = v[0]! > 2 || (v[0] === 2 && v[1]! >= 38);
+    }
+    return this.mergeTreeSupport;
+  }
+
+  private commitEnv(time: number): NodeJS.ProcessEnv {
+    const date = `@${Math.floor(time / 1000)} +0000`;
+    return { ...IDENTITY_ENV, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date };
+  }
+
+  /** Merges `head` into the worktree's HEAD; false (and a clean worktree) on conflict. */
+  private async mergeInto(head: string, message: string, time: number): Promise<boolean> {
+    const r = await runGit(['merge', '--no-ff', '--no-edit', '--quiet', '-m', message, head], {
+      cwd: this.setup.work,
+      env: this.commitEnv(time),
+    });
+    if (r.code === 0) return true;
+    await runGit(['merge', '--abort'], { cwd: this.setup.work });
+    await runGit(['reset', '--quiet', '--hard', 'HEAD'], { cwd: this.setup.work });
+    return false;
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  private async recover(summary: PassSummary): Promise<void> {
+    // Gate runs a killed Refinery left behind: kill what is still running, record them as aborted.
+    const running = prepared<[string], { id: number; pid: number | null }>(
+      this.db,
+      "SELECT id, pid FROM gate_runs WHERE rig = ? AND state = 'running'",
+    ).all(this.rig);
+    for (const run of running) {
+      if (run.pid && groupAlive(run.pid)) killGroup(run.pid, 'SIGKILL');
+      prepared(
+        this.db,
+        "UPDATE gate_runs SET state = 'aborted', finished_at = ? WHERE id = ? AND state = 'running'",
+      ).run(nowMs(), run.id);
+      summary.recovered.push(`gate run ${run.id} aborted`);
+    }
+    // An MR left in 'sheriff' by a crash is simply checked again.
+    for (const mr of mrsInState(this.db, this.rig, ['sheriff'])) {
+      this.store.write(() =>
+        transitionMr(this.db, mr.id, 'sheriff', 'queued', 'sheriff-restarted', 'Refinery restarted'),
+      );
+    }
+    // MRs in 'testing' without an open batch cannot exist (they are moved in one transaction), but a
+    // hand-edited ledger must not strand them.
+    const open = new Set(openBatches(this.db, this.rig).map((b) => b.id));
+    for (const mr of mrsInState(this.db, this.rig, ['testing'])) {
+      if (mr.batch_id === null || !open.has(mr.batch_id)) {
+        this.store.write(() =>
+          transitionMr(this.db, mr.id, 'testing', 'ready', 'requeued', 'no open batch', { batchId: null }),
+        );
+        summary.recovered.push(`MR ${mr.id} requeued (no open batch)`);
+      }
+    }
+    const main = await this.mainSha();
+    for (const batch of openBatches(this.db, this.rig)) {
+      if (batch.state === 'landing' && batch.landing_sha === main) {
+        // The push happened; the bookkeeping did not.
+        const step = JSON.parse(batch.outcome ?? 'null') as Step | null;
+        if (step && step.kind === 'decide') {
+          this.finishBatch(batch, step, main);
+          summary.recovered.push(`batch ${batch.id} landed ${main.slice(0, 12)} before the crash: recorded`);
+          continue;
+        }
+      }
+      if (main === batch.base_sha) {
+        summary.recovered.push(`batch ${batch.id} resumed`);
+        // Resumed below by runBatch (the recorded verdicts are reused).
+        continue;
+      }
+      this.abandonBatch(
+        batch,
+        `main moved to ${main.slice(0, 12)} while batch ${batch.id} was in flight: retest`,
+      );
+      summary.recovered.push(`batch ${batch.id} abandoned (main moved): MRs requeued`);
+    }
+  }
+
+  // ---------------------------------------------------------------- sheriff
+
+  private async sheriff(summary: PassSummary): Promise<void> {
+    const queued = orderQueue(
+      mrsInState(this.db, this.rig, ['queued']).map((m) => ({ ...m, createdAt: m.created_at })),
+    );
+    if (queued.length === 0) return;
+    const present = await this.presentCommits(queued.map((m) => m.head_sha));
+    for (const mr of queued) {
+      const ok = this.store.write(() =>
+        transitionMr(this.db, mr.id, 'queued', 'sheriff', 'accepted', `head ${mr.head_sha.slice(0, 12)}`),
+      );
+      if (!ok) continue;
+      const sheriff = this.setup.config.commands.sheriff;
+      if (!present.has(mr.head_sha)) {
+        this.reject(mr.id, 'sheriff', 'cancelled', `branch head ${mr.head_sha} is not in the rig's repo`);
+        summary.sheriff.rejected.push(mr.id);
+        continue;
+      }
+      if (!sheriff) {
+        // Nothing to run: conflicts are found when the batch is merged, so no scratch merge here.
+        this.store.write(() =>
+          transitionMr(
+            this.db,
+            mr.id,
+            'sheriff',
+            'ready',
+            'sheriff-skipped',
+            'no sheriff command in rig.toml',
+          ),
+        );
+        summary.sheriff.passed.push(mr.id);
+        continue;
+      }
+      const main = await this.mainSha();
+      await this.checkout(main);
+      if (!(await this.mergeInto(mr.head_sha, `sheriff: MR #${mr.id}`, nowMs()))) {
+        this.reject(
+          mr.id,
+          'sheriff',
+          'conflict',
+          `${mr.branch} does not merge cleanly onto ${this.setup.main} ${main.slice(0, 12)}`,
+        );
+        summary.sheriff.rejected.push(mr.id);
+        continue;
+      }
+      const candidate = await git(['rev-parse', 'HEAD'], { cwd: this.setup.work });
+      const run = await this.runChecked(
+        'sheriff',
+        { mrId: mr.id, base: main, candidate, reason: 'sheriff' },
+        sheriff.command,
+        gateTimeoutMs(this.setup.config, 'sheriff'),
+      );
+      if (run.result.verdict === 'pass') {
+        this.store.write(() =>
+          transitionMr(this.db, mr.id, 'sheriff', 'ready', 'sheriff-passed', `run ${run.id}`),
+        );
+        summary.sheriff.passed.push(mr.id);
+      } else {
+        this.reject(mr.id, 'sheriff', 'sheriff-failed', `sheriff run ${run.id}: ${describe(run.result)}`);
+        summary.sheriff.rejected.push(mr.id);
+      }
+    }
+  }
+
+  private reject(id: number, from: MrRow['state'], reason: string, detail: string): boolean {
+    return this.store.write(() =>
+      transitionMr(this.db, id, from, 'rejected', 'rejected', `${reason}: ${detail}`, {
+        reason,
+        followup: 'pending',
+        batchId: null,
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------- gate runs
+
+  private async runChecked(
+    kind: 'sheriff' | 'gate',
+    where: {
+      mrId?: number;
+      batchId?: number;
+      prefix?: number;
+      base: string;
+      candidate: string;
+      reason: string;
+    },
+    command: GateCommand,
+    timeoutMs: number,
+  ): Promise<{ id: number; result: GateRunResult }> {
+    // The test intent, recorded before anything runs.
+    const id = Number(
+      prepared(
+        this.db,
+        `INSERT INTO gate_runs (rig, kind, batch_id, mr_id, prefix, reason, base_sha, candidate_sha, state, started_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
+      ).run(
+        this.rig,
+        kind,
+        where.batchId ?? null,
+        where.mrId ?? null,
+        where.prefix ?? null,
+        where.reason,
+        where.base,
+        where.candidate,
+        nowMs(),
+      ).lastInsertRowid,
+    );
+    const logPath = join(this.setup.logs, `run-${id}.log`);
+    prepared(this.db, 'UPDATE gate_runs SET log_path = ? WHERE id = ?').run(logPath, id);
+    await this.checkout(where.candidate);
+    const env = { GT_RIG: this.rig, GT_REFINERY_RUN: String(id), GT_REFINERY_CANDIDATE: where.candidate };
+    let result: GateRunResult | undefined;
+    const setup = this.setup.config.commands.setup;
+    if (setup) {
+      result = await runGate({
+        command: setup.command,
+        cwd: this.setup.work,
+        timeoutMs: gateTimeoutMs(this.setup.config, 'setup'),
+        logPath: join(this.setup.logs, `run-${id}.setup.log`),
+        env,
+        killGraceMs: this.options.killGraceMs,
+        onStart: (pid) => prepared(this.db, 'UPDATE gate_runs SET pid = ? WHERE id = ?').run(pid, id),
+      });
+      if (result.verdict !== 'pass') {
+        result = {
+          ...result,
+          verdict: 'error',
+          error: `setup failed: ${result.error ?? `exit ${result.exitCode}`}`,
+        };
+      } else result = undefined;
+    }
+    crashPoint(`refinery:before-${kind}`, this.env());
+    result ??= await runGate({
+      command,
+      cwd: this.setup.work,
+      timeoutMs,
+      logPath,
+      env,
+      killGraceMs: this.options.killGraceMs,
+      onStart: (pid) => prepared(this.db, 'UPDATE gate_runs SET pid = ? WHERE id = ?').run(pid, id),
+    });
+    prepared(
+      this.db,
+      `UPDATE gate_runs SET state = ?, exit_code = ?, error = ?, log_tail = ?, finished_at = ?
+         WHERE id = ? AND state = 'running'`,
+    ).run(result.verdict, result.exitCode, result.error, result.tail.slice(-4096), nowMs(), id);
+    this.log(`${kind} run ${id} on ${where.candidate.slice(0, 12)} (${where.reason}): ${describe(result)}`);
+    await this.options.hooks?.afterGate?.({ candidate: where.candidate, verdict: result.verdict });
+    return { id, result };
+  }
+
+  // ---------------------------------------------------------------- batches
+
+  /** Recent gate verdicts of this rig's MRs, newest first (true = rejected by the gate). */
+  private recentVerdicts(): boolean[] {
+    return prepared<[string], { bad: number }>(
+      this.db,
+      `SELECT (state = 'rejected') AS bad FROM merge_requests
+         WHERE rig = ? AND (state = 'merged' OR (state = 'rejected' AND rejected_reason IN ('gate-failed','gate-error')))
+         ORDER BY updated_at DESC, id DESC LIMIT 32`,
+    )
+      .all(this.rig)
+      .map((r) => r.bad === 1);
+  }
+
+  batchSize(): number {
+    if (this.options.mode === 'naive') return 1;
+    const r = this.setup.config.refinery;
+    return adaptiveBatchSize(this.recentVerdicts(), { min: r?.batch_min ?? 1, max: r?.batch_max ?? 8 });
+  }
+
+  /** The open batch to resume, or a new one built from the ready queue; null when there is nothing. */
+  private async startBatch(): Promise<BatchRow | null> {
+    const open = openBatches(this.db, this.rig)[0];
+    if (open) return open;
+    const ready = mrsInState(this.db, this.rig, ['ready']);
+    if (ready.length === 0) return null;
+    if (!this.setup.config.commands.gate) {
+      this.log(`rig ${this.rig} has no [commands.gate]: nothing can land`);
+    }
+    const size = this.batchSize();
+    const picked = orderQueue(ready.map((m) => ({ ...m, createdAt: m.created_at }))).slice(0, size);
+    const base = await this.mainSha();
+    const present = await this.presentCommits([base, ...picked.map((m) => m.head_sha)]);
+    const time = nowMs();
+    const fast = await this.hasMergeTree();
+    if (!fast) await this.checkout(base);
+    let current = base;
+    const kept: QueuedMr[] = [];
+    const conflicts: Array<{ mr: QueuedMr; detail: string }> = [];
+    const trees: string[] = [];
+    for (const mr of picked) {
+      if (!present.has(mr.head_sha)) {
+        conflicts.push({ mr, detail: `branch head ${mr.head_sha} is not in the rig's repo` });
+        continue;
+      }
+      const message = `MR #${mr.id}: merge ${mr.branch}`;
+      let tree: string | null = null;
+      if (fast) {
+        // git >= 2.38: the same merge (ort) computed in the object store, no worktree checkout.
+        const r = await runGit(['merge-tree', '--write-tree', '--no-messages', current, mr.head_sha], {
+          cwd: this.setup.clone,
+        });
+        if (r.code === 0) {
+          tree = r.stdout.split('\n')[0]!.trim();
+          current = await git(['commit-tree', tree, '-p', current, '-p', mr.head_sha, '-m', message], {
+            cwd: this.setup.clone,
+            env: this.commitEnv(time),
+          });
+        } else if (r.code !== 1) {
+          throw new GtError('GT_E_GIT', `git merge-tree failed: ${r.stderr.trim()}`);
+        }
+      } else if (await this.mergeInto(mr.head_sha, message, time)) {
+        tree = await git(['rev-parse', 'HEAD^{tree}'], { cwd: this.setup.work });
+      }
+      if (tree) {
+        kept.push(mr);
+        trees.push(tree);
+      } else {
+        conflicts.push({
+          mr,
+          detail: `${mr.branch} conflicts with ${this.setup.main} ${base.slice(0, 12)} + earlier MRs of the batch`,
+        });
+      }
+    }
+    return this.store.write(() => {
+      const now = nowMs();
+      let batch: BatchRow | null = null;
+      if (kept.length > 0) {
+        const id = Number(
+          prepared(
+            this.db,
+            `INSERT INTO mq_batches (rig, state, base_sha, members, trees, commit_time, created_at, updated_at)
+               VALUES (?, 'active', ?, ?, ?, ?, ?, ?)`,
+          ).run(this.rig, base, JSON.stringify(kept.map((m) => m.id)), JSON.stringify(trees), time, now, now)
+            .lastInsertRowid,
+        );
+        kept.forEach((mr, i) => {
+          transitionMr(
+            this.db,
+            mr.id,
+            'ready',
+            'testing',
+            'batched',
+            `batch ${id}: position ${i + 1} of ${kept.length} on ${base.slice(0, 12)}`,
+            {
+              batchId: id,
+              attempt: true,
+            },
+          );
+        });
+        batch = getBatch(this.db, id)!;
+      }
+      for (const c of conflicts) {
+        transitionMr(this.db, c.mr.id, 'ready', 'rejected', 'rejected', `conflict: ${c.detail}`, {
+          reason: c.detail.includes('is not in') ? 'cancelled' : 'conflict',
+          followup: 'pending',
+          batchId: null,
+        });
+      }
+      return batch;
+    });
+  }
+
+  /** The candidate commit for prefix k: tree after k merges, parents main + the k heads (deterministic). */
+  private async candidate(batch: BatchRow, members: MrRow[], k: number): Promise<string> {
+    const trees = JSON.parse(batch.trees) as string[];
+    const args = ['commit-tree', trees[k - 1]!, '-p', batch.base_sha];
+    for (const mr of members.slice(0, k)) args.push('-p', mr.head_sha);
+    const lines = [`Refinery batch ${batch.id}: merge ${k} MR${k === 1 ? '' : 's'}`, ''];
+    for (const mr of members.slice(0, k))
+      lines.push(`MR #${mr.id} ${mr.bead_id} ${mr.branch} ${mr.head_sha}`);
+    args.push('-m', lines.join('\n'));
+    return git(args, { cwd: this.setup.clone, env: this.commitEnv(batch.commit_time) });
+  }
+
+  private async runBatch(batch: BatchRow): Promise<PassSummary['batches'][number]> {
+    const ids = JSON.parse(batch.members) as number[];
+    const members = ids.map((id) => getMr(this.db, id)!);
+    const n = members.length;
+    const report: PassSummary['batches'][number] = {
+      id: batch.id,
+      members: ids,
+      conflicts: [],
+      landed: [],
+      rejected: [],
+      requeued: [],
+      landedSha: null,
+      gateRuns: 0,
+      path: '',
+      outcome: '',
+    };
+    const gate = this.setup.config.commands.gate;
+    for (;;) {
+      const obs: Observation[] = batchRuns(this.db, batch.id)
+        .filter((r) => r.kind === 'gate' && (r.state === 'pass' || r.state === 'fail' || r.state === 'error'))
+        .map((r) => ({ prefix: r.prefix!, verdict: r.state as Observation['verdict'] }));
+      const step = nextStep(n, obs, this.options.flakePolicy);
+      const path = bisectionPath(obs, step);
+      prepared(this.db, 'UPDATE mq_batches SET path = ?, updated_at = ? WHERE id = ?').run(
+        path,
+        nowMs(),
+        batch.id,
+      );
+      report.path = path;
+      if (step.kind === 'test') {
+        const candidate = await this.candidate(batch, members, step.prefix);
+        const { id, result } = gate
+          ? await this.runChecked(
+              'gate',
+              {
+                batchId: batch.id,
+                prefix: step.prefix,
+                base: batch.base_sha,
+                candidate,
+                reason: step.reason,
+              },
+              gate.command,
+              gateTimeoutMs(this.setup.config, 'gate'),
+            )
+          : await this.noGate(batch, step.prefix, candidate, step.reason);
+        report.gateRuns++;
+        this.store.write(() => {
+          for (const mr of members.slice(0, step.prefix)) {
+            addMrEvent(
+              this.db,
+              mr.id,
+              'tested',
+              'testing',
+              'testing',
+              `batch ${batch.id} prefix ${step.prefix}/${n} (${step.reason}) ${candidate.slice(0, 12)}: ${result.verdict} (run ${id})`,
+            );
+          }
+        });
+        continue;
+      }
+      // A decision. Land first (if anything passed), then record everything in one transaction.
+      let landed: string | null = null;
+      if (step.land > 0) {
+        const candidate = await this.candidate(batch, members, step.land);
+        const outcome = await this.land(batch, step, candidate);
+        if (outcome === 'moved') {
+          report.outcome = 'main moved: retest';
+          return report;
+        }
+        landed = candidate;
+      }
+      this.finishBatch(getBatch(this.db, batch.id)!, step, landed);
+      report.landed = members.slice(0, step.land).map((m) => m.id);
+      report.rejected = step.culprit ? [members[step.culprit - 1]!.id] : [];
+      report.requeued = step.requeue.map((i) => members[i - 1]!.id);
+      report.landedSha = landed;
+      report.outcome = step.flaky ? 'decided (a red run did not reproduce: flake)' : 'decided';
+      return report;
+    }
+  }
+
+  private async noGate(batch: BatchRow, prefix: number, candidate: string, reason: string) {
+    const result: GateRunResult = {
+      verdict: 'error',
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      error: 'no [commands.gate] in rig.toml',
+      durationMs: 0,
+      tail: 'the rig has no gate command: nothing can be tested, so nothing lands\n',
+    };
+    const id = Number(
+      prepared(
+        this.db,
+        `INSERT INTO gate_runs (rig, kind, batch_id, prefix, reason, base_sha, candidate_sha, state, error, log_tail, started_at, finished_at)
+           VALUES (?, 'gate', ?, ?, ?, ?, ?, 'error', ?, ?, ?, ?)`,
+      ).run(
+        this.rig,
+        batch.id,
+        prefix,
+        reason,
+        batch.base_sha,
+        candidate,
+        result.error,
+        result.tail,
+        nowMs(),
+        nowMs(),
+      ).lastInsertRowid,
+    );
+    return { id, result };
+  }
+
+  /** Compare-and-swap main from the batch's base to the tested candidate. */
+  private async land(batch: BatchRow, step: Step, candidate: string): Promise<'landed' | 'moved'> {
+    const passed = prepared<[number, string], { n: number }>(
+      this.db,
+      "SELECT count(*) AS n FROM gate_runs WHERE batch_id = ? AND candidate_sha = ? AND kind = 'gate' AND state = 'pass'",
+    ).get(batch.id, candidate)!.n;
+    if (passed === 0) {
+      // Cannot happen (the planner lands only passing prefixes); refuse rather than land an untested tree.
+      throw new GtError('GT_E_GIT', `refusing to land ${candidate}: no passing gate run recorded for it`);
+    }
+    this.store.write(() => {
+      prepared(
+        this.db,
+        "UPDATE mq_batches SET state = 'landing', landing_sha = ?, landing_prefix = ?, outcome = ?, updated_at = ? WHERE id = ?",
+      ).run(candidate, (step as { land: number }).land, JSON.stringify(step), nowMs(), batch.id);
+    });
+    await this.options.hooks?.beforeLand?.({ batchId: batch.id, candidate, base: batch.base_sha });
+    crashPoint('refinery:before-cas', this.env());
+    const { main, clone } = this.setup;
+    const push = await withRepoLock(this.setup.bare, () =>
+      runGit(
+        [
+          'push',
+          '--quiet',
+          '--porcelain',
+          `--force-with-lease=refs/heads/${main}:${batch.base_sha}`,
+          'origin',
+          `${candidate}:refs/heads/${main}`,
+        ],
+        { cwd: clone, env: refineryPushEnv(this.root) },
+      ),
+    );
+    crashPoint('refinery:after-cas', this.env());
+    const now = await this.mainSha();
+    if (now === candidate) {
+      this.log(`landed ${candidate.slice(0, 12)} on ${main} (batch ${batch.id})`);
+      return 'landed';
+    }
+    const why = push.stderr.trim().split('\n').slice(-3).join(' | ');
+    if (now === batch.base_sha) {
+      // main did not move, yet the push failed: not a race but a broken credential, hook or repo. The batch
+      // stays 'landing' (its candidate passed); the next pass retries the same push. Retesting would loop.
+      throw new GtError('GT_E_PUSH_FAILED', `the Refinery could not move ${main} to ${candidate}: ${why}`, {
+        hint: "run 'gt doctor' (refinery-credential, rig guard); the tested batch lands on the next run",
+      });
+    }
+    this.log(`CAS on ${main} failed (now ${now.slice(0, 12)}): ${why}`);
+    this.abandonBatch(
+      getBatch(this.db, batch.id)!,
+      `main moved to ${now.slice(0, 12)} during the test of ${candidate.slice(0, 12)}: retest on the new main`,
+    );
+    return 'moved';
+  }
+
+  private abandonBatch(batch: BatchRow, why: string): void {
+    this.store.write(() => {
+      const r = prepared(
+        this.db,
+        "UPDATE mq_batches SET state = 'abandoned', outcome = ?, updated_at = ? WHERE id = ? AND state IN ('active','landing')",
+      ).run(JSON.stringify({ kind: 'abandoned', why }), nowMs(), batch.id);
+      if (r.changes !== 1) return;
+      for (const id of JSON.parse(batch.members) as number[]) {
+        transitionMr(this.db, id, 'testing', 'ready', 'requeued', `batch ${batch.id}: ${why}`, {
+          batchId: null,
+        });
+      }
+    });
+  }
+
+  /** Records a decision: merged / rejected / requeued, in one transaction, once. */
+  private finishBatch(batch: BatchRow, step: Step, landed: string | null): void {
+    if (step.kind !== 'decide') return;
+    const ids = JSON.parse(batch.members) as number[];
+    const path = bisectionPath(
+      batchRuns(this.db, batch.id)
+        .filter((r) => r.kind === 'gate' && r.state !== 'running' && r.state !== 'aborted')
+        .map((r) => ({ prefix: r.prefix!, verdict: r.state as Observation['verdict'] })),
+      step,
+    );
+    this.store.write(() => {
+      const r = prepared(
+        this.db,
+        "UPDATE mq_batches SET state = 'done', outcome = ?, path = ?, updated_at = ? WHERE id = ? AND state IN ('active','landing')",
+      ).run(JSON.stringify(step), path, nowMs(), batch.id);
+      if (r.changes !== 1) return; // already recorded: no double merge
+      ids.forEach((id, i) => {
+        const pos = i + 1;
+        if (pos <= step.land && landed) {
+          transitionMr(
+            this.db,
+            id,
+            'testing',
+            'merged',
+            'landed',
+            `batch ${batch.id} [${path}]: ${this.setup.main} → ${landed}`,
+            {
+              mergedSha: landed,
+              followup: 'pending',
+            },
+          );
+        } else if (pos === step.culprit) {
+          const runs = batchRuns(this.db, batch.id).filter((g) => g.prefix === pos && g.state !== 'pass');
+          const last = runs[runs.length - 1];
+          transitionMr(
+            this.db,
+            id,
+            'testing',
+            'rejected',
+            'rejected',
+            `${step.culprit ? step.culpritReason : 'gate-failed'}: batch ${batch.id} [${path}]${last ? ` run ${last.id}` : ''}`,
+            {
+              reason: step.culpritReason ?? 'gate-failed',
+              followup: 'pending',
+            },
+          );
+        } else {
+          transitionMr(
+            this.db,
+            id,
+            'testing',
+            'ready',
+            'requeued',
+            `batch ${batch.id} [${path}]: after the culprit, retest on the new main`,
+            {
+              batchId: null,
+            },
+          );
+        }
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- follow-ups
+
+  private followupChain: Promise<number> = Promise.resolve(0);
+
+  /** One follow-up sweep at a time (a second call waits for the first), so nothing is done twice. */
+  private followups(): Promise<number> {
+    const next = this.followupChain.then(
+      () => this.followupsNow(),
+      () => this.followupsNow(),
+    );
+    this.followupChain = next.catch(() => 0);
+    return next;
+  }
+
+  private async followupsNow(): Promise<number> {
+    const pending = prepared<[string], MrRow>(
+      this.db,
+      "SELECT * FROM merge_requests WHERE rig = ? AND followup = 'pending' ORDER BY id",
+    ).all(this.rig);
+    const closed: string[] = [];
+    for (const mr of pending) {
+      if (mr.state === 'merged') {
+        if (await this.followMerged(mr)) closed.push(mr.bead_id);
+      } else if (mr.state === 'rejected') {
+        this.followRejected(mr);
+      }
+    }
+    if (closed.length > 0) await onBeadsClosed(this.store, closed, { root: this.root });
+    return pending.length;
+  }
+
+  private async followMerged(mr: MrRow): Promise<boolean> {
+    const { bare, main } = this.setup;
+    const onMain =
+      (await runGit(['merge-base', '--is-ancestor', mr.head_sha, `refs/heads/${main}`], { cwd: bare }))
+        .code === 0;
+    if (!onMain) {
+      // Never: merged is recorded only after main == candidate. Leave it pending and say so.
+      this.log(`MR ${mr.id}: head ${mr.head_sha} not on ${main}; follow-up deferred`);
+      return false;
+    }
+    const bead = this.store.get(mr.bead_id);
+    const reason = `merged in ${mr.merged_sha}`;
+    if (bead && bead.status !== 'closed') this.store.close(mr.bead_id, reason, true);
+    // The polecat's checkout and branch go only once its commits are verified reachable from main.
+    const agent = prepared<
+      [string],
+      { id: string; role: string; hooked_bead: string | null; rig: string | null; name: string }
+    >(this.db, 'SELECT id, role, hooked_bead, rig, name FROM agents WHERE id = ?').get(mr.agent_id);
+    let cleanup = 'no polecat';
+    if (
+      agent &&
+      agent.role === 'polecat' &&
+      agent.rig === this.rig &&
+      (agent.hooked_bead === mr.bead_id || agent.hooked_bead === null)
+    ) {
+      try {
+        const removed = await removePolecatCheckout(this.root, this.rig, agent.name, { defaultBranch: main });
+        cleanup = removed.removed ? 'checkout removed' : 'no checkout';
+        this.store.write(() => {
+          prepared(
+            this.db,
+            `UPDATE agents SET hooked_bead = NULL, state = CASE WHEN state IN ('done','idle') THEN 'idle' ELSE state END,
+               worktree = NULL, branch = NULL, updated_at = ? WHERE id = ? AND (hooked_bead = ? OR hooked_bead IS NULL)`,
+          ).run(nowMs(), agent.id, mr.bead_id);
+        });
+      } catch (error) {
+        cleanup = `checkout kept: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
+    const del = await withRepoLock(bare, () =>
+      runGit(['update-ref', '-d', `refs/heads/${mr.branch}`, mr.head_sha], { cwd: bare }),
+    );
+    this.store.write(() => {
+      prepared(
+        this.db,
+        "UPDATE merge_requests SET followup = 'done', updated_at = ? WHERE id = ? AND followup = 'pending'",
+      ).run(nowMs(), mr.id);
+      addMrEvent(
+        this.db,
+        mr.id,
+        'closed-bead',
+        'merged',
+        'merged',
+        `${mr.bead_id} closed: ${reason}; ${cleanup}; branch ${del.code === 0 ? 'deleted' : 'kept (moved or gone)'}`,
+      );
+    });
+    return true;
+  }
+
+  private followRejected(mr: MrRow): void {
+    const db = this.db;
+    const maxRework = this.setup.config.refinery?.max_rework ?? 3;
+    this.store.write(() => {
+      const rework = prepared<[string], { n: number }>(
+        db,
+        `SELECT count(*) AS n FROM merge_requests WHERE bead_id = ? AND state = 'rejected'
+           AND rejected_reason IN (${REWORK_REASONS.map((r) => `'${r}'`).join(',')})`,
+      ).get(mr.bead_id)!.n;
+      const bead = this.store.get(mr.bead_id);
+      const newer = prepared<[string, number], { n: number }>(
+        db,
+        "SELECT count(*) AS n FROM merge_requests WHERE bead_id = ? AND id > ? AND state IN ('queued','sheriff','ready','testing','merged')",
+      ).get(mr.bead_id, mr.id)!.n;
+      const agent = prepared<[string], { id: string; state: string; hooked_bead: string | null }>(
+        db,
+        'SELECT id, state, hooked_bead FROM agents WHERE id = ?',
+      ).get(mr.agent_id);
+      const holder = agent && agent.hooked_bead === mr.bead_id ? agent : undefined;
+      let destination = 'unchanged (a newer MR of the bead is in the queue)';
+      if (bead && bead.status !== 'closed' && newer === 0) {
+        if (holder) {
+          const status = holder.state === 'working' || holder.state === 'starting' ? 'in_progress' : 'hooked';
+          if (bead.status !== status) this.store.update(bead.id, { status });
+          destination = `back to ${holder.id} (${status})`;
+        } else {
+          this.store.update(bead.id, { status: 'open', assignee: null });
+          destination = 'open (the polecat is gone)';
+        }
+      }
+      const runs = prepared<[number, number], { id: number; log_tail: string | null; error: string | null }>(
+        db,
+        `SELECT g.id, g.log_tail, g.error FROM gate_runs g WHERE (g.mr_id = ? OR g.batch_id IN
+           (SELECT b.id FROM mq_batches b, json_each(b.members) j WHERE j.value = ?)) AND g.state IN ('fail','error')
+           ORDER BY g.id DESC LIMIT 1`,
+      ).get(mr.id, mr.id);
+      const events = prepared<[number], { detail: string | null }>(
+        db,
+        "SELECT detail FROM mr_events WHERE mr_id = ? AND to_state = 'rejected' ORDER BY id DESC LIMIT 1",
+      ).get(mr.id);
+      const reason = mr.rejected_reason ?? 'rejected';
+      const body = [
+        `Your merge request #${mr.id} (${mr.branch} at ${mr.head_sha}) for ${mr.bead_id} was rejected: ${reason}.`,
+        events?.detail ? `Detail: ${events.detail}` : '',
+        `Rework attempt ${rework} of ${maxRework}. Fix it on your branch, run the checks, then gt done again.`,
+        '',
+        runs?.log_tail
+          ? fenceUntrusted(
+              `End of the ${runs.error ? `run ${runs.id} (${runs.error})` : `run ${runs.id}`} log`,
+              runs.log_tail.slice(-3000),
+            )
+          : '',
+      ]
+        .filter((l, i) => l !== '' || i === 3)
+        .join('\n');
+      if (holder) {
+        sendMail(this.store, {
+          from: SYSTEM_SENDER,
+          to: holder.id,
+          subject: `MR #${mr.id} rejected (${reason}): ${mr.bead_id}`.slice(0, 200),
+          body: body.slice(0, 60_000),
+          kind: 'refinery',
+        });
+      }
+      let escalated = '';
+      if (rework >= maxRework && REWORK_REASONS.includes(reason) && newer === 0) {
+        const esc = createEscalation(this.store, {
+          severity: 'HIGH',
+          summary: `${mr.bead_id}: merge request rejected ${rework} times (last: ${reason})`,
+          details: body.slice(0, 60_000),
+          source: SYSTEM_SENDER,
+          bead: mr.bead_id,
+        });
+        escalated = `; escalated ${esc.id}`;
+      }
+      prepared(
+        db,
+        "UPDATE merge_requests SET followup = 'done', updated_at = ? WHERE id = ? AND followup = 'pending'",
+      ).run(nowMs(), mr.id);
+      addMrEvent(
+        db,
+        mr.id,
+        'returned',
+        'rejected',
+        'rejected',
+        `bead ${destination}${holder ? '; mail sent' : ''}${escalated}`,
+      );
+    });
+  }
+
+  // ---------------------------------------------------------------- upstream
+
+  private async pushUpstream(): Promise<void> {
+    const { upstream, experimental, bare, main } = this.setup;
+    if (!upstream || experimental) return;
+    const remotes = (await runGit(['remote'], { cwd: bare })).stdout.split('\n');
+    if (!remotes.includes('upstream')) return;
+    const ls = await runGit(['ls-remote', '--quiet', 'upstream', `refs/heads/${main}`], {
+      cwd: bare,
+      timeoutMs: 60_000,
+    });
+    const theirs = ls.stdout.split(/\s/)[0] ?? '';
+    const ours = await this.mainSha();
+    if (theirs === ours) return;
+    const r = await runGit(['push', '--quiet', 'upstream', `refs/heads/${main}:refs/heads/${main}`], {
+      cwd: bare,
+      timeoutMs: 120_000,
+    });
+    this.log(
+      r.code === 0
+        ? `pushed ${main} ${ours.slice(0, 12)} upstream`
+        : `upstream push failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`,
+    );
+  }
+}
+
+function describe(r: GateRunResult): string {
+  if (r.verdict === 'pass') return `pass (${r.durationMs} ms)`;
+  if (r.verdict === 'error') return `gate-error: ${r.error}`;
+  return `fail (exit ${r.exitCode}, ${r.durationMs} ms)`;
+}
+
+export async function runRefineryPass(options: RefineryOptions): Promise<PassSummary> {
+  return new Refinery(options).pass();
+}

@@ -1,0 +1,391 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { groupAlive } from '../../src/refinery/gate-runner';
+import { GT_BIN } from '../helpers/gt';
+import { makeRefineryTown, moveMainElsewhere, type RefineryTown } from '../helpers/refinery-fixtures';
+import { until } from '../helpers/wait';
+
+/**
+ * The Refinery (issue 7) on real repos with a real gate script whose verdict the test controls
+ * (test/helpers/refinery-fixtures.ts). After every test: every commit on main's first-parent chain passed
+ * the gate (gate.log), i.e. main was always green. Requires `npm run build` (the kill tests run bin/gt.js).
+ */
+async function withTown(fn: (t: RefineryTown) => Promise<void>): Promise<void> {
+  const t = await makeRefineryTown();
+  try {
+    await fn(t);
+  } finally {
+    t.cleanup();
+  }
+}
+
+function events(t: RefineryTown, mr: number): string[] {
+  return (
+    t.store.db.prepare('SELECT event FROM mr_events WHERE mr_id = ? ORDER BY id').all(mr) as Array<{
+      event: string;
+    }>
+  ).map((e) => e.event);
+}
+
+function countOnFirstParents(t: RefineryTown, sha: string): number {
+  return t.firstParents().filter((s) => s === sha).length;
+}
+
+describe('refinery: batches, bisection, landing', { concurrency: 2 }, () => {
+  test('an all-green batch lands in one gate run; beads closed, checkout and branch removed', async () => {
+    await withTown(async (t) => {
+      const mrs = [];
+      for (let i = 0; i < 3; i++) mrs.push(await t.addMr({ name: `g${i}` }));
+      const withPolecat = await t.addMr({ name: 'toast', polecat: true });
+      mrs.push(withPolecat);
+      await t.refinery().drain();
+      assert.equal(t.gateRuns(), 1, 'one gate run for the whole batch');
+      const main = t.main();
+      assert.equal(t.firstParents().length, 1);
+      for (const m of mrs) {
+        const row = t.mr(m.mr);
+        assert.equal(row.state, 'merged');
+        assert.equal(row.merged_sha, main);
+        assert.equal(row.followup, 'done');
+        const bead = t.store.get(m.bead)!;
+        assert.equal(bead.status, 'closed');
+        assert.equal(bead.close_reason, `merged in ${main}`);
+        assert.deepEqual(events(t, m.mr).slice(0, 6), [
+          'created',
+          'accepted',
+          'sheriff-skipped',
+          'batched',
+          'tested',
+          'landed',
+        ]);
+        // The polecat's commit is reachable from main (a merge, not a rewrite).
+        t.sb.git(['merge-base', '--is-ancestor', m.head, 'refs/heads/main'], t.bare);
+        assert.notEqual(
+          t.sb.gitRun(['rev-parse', '--verify', '--quiet', `refs/heads/${m.branch}`], t.bare).code,
+          0,
+          'branch deleted',
+        );
+      }
+      assert.equal(existsSync(join(t.town, 'rigs', 'app', 'polecats', 'toast')), false, 'checkout removed');
+      const agent = t.store.db
+        .prepare("SELECT state, hooked_bead FROM agents WHERE id = 'app/toast'")
+        .get() as {
+        state: string;
+        hooked_bead: string | null;
+      };
+      assert.deepEqual(agent, { state: 'idle', hooked_bead: null });
+      t.assertMainGreen();
+    });
+  });
+
+  test('one culprit among 8: isolated by bisection, the other 7 land; bead back to its polecat with the log', async () => {
+    await withTown(async (t) => {
+      t.configure({ extra: '[refinery]\nbatch_min = 8\nbatch_max = 8\nmax_rework = 1' });
+      const mrs = [];
+      for (let i = 0; i < 8; i++)
+        mrs.push(await t.addMr({ name: `m${i}`, broken: i === 5, polecat: i === 5 }));
+      const passes = await t.refinery().drain();
+      const culprit = mrs[5]!;
+      assert.equal(t.mr(culprit.mr).state, 'rejected');
+      assert.equal(t.mr(culprit.mr).rejected_reason, 'gate-failed');
+      for (const [i, m] of mrs.entries()) if (i !== 5) assert.equal(t.mr(m.mr).state, 'merged', `MR ${i}`);
+      const batches = passes.flatMap((p) => p.batches);
+      assert.equal(batches[0]!.path, '8✗ 4✓ 6✗ 5✓ ⇒ land 5, reject #6, requeue 2');
+      assert.equal(t.gateRuns(), 5, '4 runs to isolate, 1 for the requeued pair');
+      // The bead went back to the polecat, with mail carrying the reason and the fenced end of the log.
+      assert.equal(t.store.get(culprit.bead)!.status, 'hooked');
+      const mail = t.store.db
+        .prepare("SELECT subject, body FROM messages WHERE to_addr = 'app/m5' ORDER BY id DESC LIMIT 1")
+        .get() as { subject: string; body: string };
+      assert.match(mail.subject, /rejected \(gate-failed\)/);
+      assert.match(mail.body, /UNTRUSTED DATA/);
+      assert.match(mail.body, /BROKEN is present/);
+      // max_rework = 1: escalated.
+      const esc = t.store.db
+        .prepare('SELECT severity FROM escalations WHERE bead_id = ?')
+        .get(culprit.bead) as { severity: string } | undefined;
+      assert.equal(esc?.severity, 'HIGH');
+      // The polecat's checkout holds unmerged work: kept.
+      assert.ok(existsSync(join(t.town, 'rigs', 'app', 'polecats', 'm5')));
+      t.assertMainGreen();
+    });
+  });
+
+  test('two culprits: both isolated, the other 6 land', async () => {
+    await withTown(async (t) => {
+      t.configure({ extra: '[refinery]\nbatch_min = 8\nbatch_max = 8' });
+      const mrs = [];
+      for (let i = 0; i < 8; i++) mrs.push(await t.addMr({ name: `m${i}`, broken: i === 2 || i === 6 }));
+      await t.refinery().drain();
+      for (const [i, m] of mrs.entries()) {
+        assert.equal(t.mr(m.mr).state, i === 2 || i === 6 ? 'rejected' : 'merged', `MR ${i}`);
+      }
+      assert.equal(t.store.get(mrs[2]!.bead)!.status, 'open', 'no polecat: back to open');
+      t.assertMainGreen();
+    });
+  });
+
+  test('a conflicting MR is rejected as conflict and the batch goes on without it', async () => {
+    await withTown(async (t) => {
+      const a = await t.addMr({ name: 'a', files: { 'shared.txt': 'from a\n' } });
+      const b = await t.addMr({ name: 'b', files: { 'shared.txt': 'from b\n' } });
+      const c = await t.addMr({ name: 'c' });
+      await t.refinery().drain();
+      assert.equal(t.mr(a.mr).state, 'merged');
+      assert.deepEqual([t.mr(b.mr).state, t.mr(b.mr).rejected_reason], ['rejected', 'conflict']);
+      assert.equal(t.mr(c.mr).state, 'merged');
+      assert.equal(t.gateRuns(), 1);
+      t.assertMainGreen();
+    });
+  });
+
+  test('a flaky gate that passes on retry lands the batch, nobody rejected', async () => {
+    await withTown(async (t) => {
+      writeFileSync(join(t.dir, 'flake-once'), '');
+      const mrs = [await t.addMr({ name: 'a' }), await t.addMr({ name: 'b' })];
+      const passes = await t.refinery().drain();
+      for (const m of mrs) assert.equal(t.mr(m.mr).state, 'merged');
+      assert.match(passes[0]!.batches[0]!.outcome, /flake/);
+      t.assertMainGreen();
+    });
+  });
+
+  test('a hanging gate times out (process group killed) → gate-error; the innocent land', async () => {
+    await withTown(async (t) => {
+      t.configure({ gateTimeout: '1s' });
+      const a = await t.addMr({ name: 'a' });
+      const h = await t.addMr({ name: 'h', hang: true });
+      const started = Date.now();
+      await t.refinery().drain();
+      assert.ok(Date.now() - started < 30_000, 'the hang was cut short');
+      assert.equal(t.mr(a.mr).state, 'merged');
+      assert.deepEqual([t.mr(h.mr).state, t.mr(h.mr).rejected_reason], ['rejected', 'gate-error']);
+      const err = t.store.db.prepare("SELECT error FROM gate_runs WHERE state = 'error' LIMIT 1").get() as {
+        error: string;
+      };
+      assert.match(err.error, /timed out/);
+      for (const r of t.store.db.prepare('SELECT pid FROM gate_runs WHERE pid IS NOT NULL').all() as Array<{
+        pid: number;
+      }>) {
+        assert.equal(groupAlive(r.pid), false, 'no gate process outlives its run');
+      }
+      t.assertMainGreen();
+    });
+  });
+
+  test('a missing gate command (exit 127) is gate-error, never landed', async () => {
+    await withTown(async (t) => {
+      t.configure({ gate: 'gt-no-such-command-anywhere --run' });
+      const before = t.main();
+      const a = await t.addMr({ name: 'a' });
+      const b = await t.addMr({ name: 'b' });
+      await t.refinery().drain();
+      assert.equal(t.main(), before, 'main did not move');
+      for (const m of [a, b])
+        assert.deepEqual([t.mr(m.mr).state, t.mr(m.mr).rejected_reason], ['rejected', 'gate-error']);
+      const err = t.store.db.prepare("SELECT error FROM gate_runs WHERE state = 'error' LIMIT 1").get() as {
+        error: string;
+      };
+      assert.match(err.error, /127/);
+    });
+  });
+
+  test('the Sheriff bounces a failing MR without costing a batch run', async () => {
+    await withTown(async (t) => {
+      t.configure({ sheriff: 'test ! -e LINT_FAIL' });
+      const bad = await t.addMr({ name: 'bad', files: { LINT_FAIL: 'x\n' } });
+      const good = await t.addMr({ name: 'good' });
+      await t.refinery().drain();
+      assert.deepEqual([t.mr(bad.mr).state, t.mr(bad.mr).rejected_reason], ['rejected', 'sheriff-failed']);
+      assert.equal(t.mr(good.mr).state, 'merged');
+      assert.equal(t.gateRuns(), 1, 'only the good MR reached the gate');
+      t.assertMainGreen();
+    });
+  });
+
+  test('main moved by another writer during the test: the CAS fails, the batch is retested on the new main', async () => {
+    await withTown(async (t) => {
+      const a = await t.addMr({ name: 'a' });
+      const b = await t.addMr({ name: 'b' });
+      let other = '';
+      const passes = await t
+        .refinery({
+          hooks: {
+            beforeLand: () => {
+              if (!other) other = moveMainElsewhere(t, 'other.txt');
+            },
+          },
+        })
+        .drain();
+      assert.ok(other);
+      assert.equal(passes[0]!.batches[0]!.outcome, 'main moved: retest');
+      for (const m of [a, b]) assert.equal(t.mr(m.mr).state, 'merged');
+      assert.equal(t.gateRuns(), 2, 'tested again on the new main');
+      const main = t.main();
+      t.sb.git(['merge-base', '--is-ancestor', other, main], t.bare);
+      assert.ok(t.passed().has(main), 'main is exactly a tested commit');
+      t.assertMainGreen([other]);
+    });
+  });
+});
+
+describe('refinery: the work loop', () => {
+  test('MRs recorded by the real gt done flow through the Sheriff and the Refinery to main', async () => {
+    await withTown(async (t) => {
+      t.configure({ sheriff: 'test ! -e LINT_FAIL' });
+      const good = await t.addMr({ name: 'nux', polecat: true, viaDone: true });
+      const bad = await t.addMr({ name: 'rictus', polecat: true, viaDone: true, broken: true });
+      assert.equal(t.store.get(good.bead)!.status, 'in_review');
+      const run = await t.sb.gtJson<{ landed: number[]; rejected: number[] }>(
+        ['refinery', 'run', 'app', '--once'],
+        {
+          cwd: t.town,
+        },
+      );
+      assert.deepEqual(run.landed, [good.mr]);
+      assert.deepEqual(run.rejected, [bad.mr]);
+      assert.equal(t.store.get(good.bead)!.status, 'closed');
+      assert.equal(existsSync(join(t.town, 'rigs', 'app', 'polecats', 'nux')), false);
+      assert.equal(t.store.get(bad.bead)!.status, 'hooked');
+      assert.ok(existsSync(join(t.town, 'rigs', 'app', 'polecats', 'rictus')), 'unmerged work kept');
+      const inbox = await t.sb.gtJson<{ messages: Array<{ subject: string }> }>(['mail', 'inbox'], {
+        cwd: join(t.town, 'rigs', 'app', 'polecats', 'rictus'),
+        env: { GT_ROLE: 'polecat', GT_AGENT: 'app/rictus', GT_RIG: 'app' },
+      } as { cwd: string });
+      assert.ok(inbox.messages.some((m) => /rejected \(gate-failed\)/.test(m.subject)));
+      t.assertMainGreen();
+    });
+  });
+});
+
+describe('refinery: crash safety (kill -9, restart converges)', { concurrency: 2 }, () => {
+  const runGt = (t: RefineryTown, env: Record<string, string> = {}) =>
+    spawn(process.execPath, [GT_BIN, 'refinery', 'run', 'app', '--once', '--json'], {
+      cwd: t.town,
+      env: { ...t.sb.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  const finish = (child: ReturnType<typeof spawn>) =>
+    new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+
+  test('kill -9 during the gate, then restart: the orphaned gate is killed, the batch re-tested and landed', async () => {
+    await withTown(async (t) => {
+      const mrs = [await t.addMr({ name: 'a' }), await t.addMr({ name: 'b' })];
+      writeFileSync(join(t.dir, 'sleep'), '20');
+      const child = runGt(t);
+      await until('the gate to start', async () => existsSync(join(t.dir, 'started')), 30_000);
+      child.kill('SIGKILL');
+      await finish(child);
+      const before = t.main();
+      rmSync(join(t.dir, 'sleep'));
+      const again = runGt(t);
+      const code = await finish(again);
+      assert.equal(code, 0);
+      for (const m of mrs) assert.equal(t.mr(m.mr).state, 'merged');
+      assert.notEqual(t.main(), before);
+      const aborted = t.store.db.prepare("SELECT pid FROM gate_runs WHERE state = 'aborted'").all() as Array<{
+        pid: number;
+      }>;
+      assert.equal(aborted.length, 1);
+      assert.equal(groupAlive(aborted[0]!.pid), false, 'the orphaned gate process group was killed');
+      t.assertMainGreen();
+    });
+  });
+
+  for (const point of ['refinery:before-cas', 'refinery:after-cas']) {
+    test(`crash at ${point}, then restart: landed exactly once, no MR lost`, async () => {
+      await withTown(async (t) => {
+        const mrs = [
+          await t.addMr({ name: 'a' }),
+          await t.addMr({ name: 'b' }),
+          await t.addMr({ name: 'c' }),
+        ];
+        const crashed = await finish(runGt(t, { GT_FAULT: point }));
+        assert.equal(crashed, 86);
+        const batch = t.store.db.prepare('SELECT state, landing_sha FROM mq_batches').get() as {
+          state: string;
+          landing_sha: string;
+        };
+        assert.equal(batch.state, 'landing', 'the landing intent was recorded before the push');
+        assert.equal(t.main() === batch.landing_sha, point === 'refinery:after-cas');
+        const code = await finish(runGt(t));
+        assert.equal(code, 0);
+        for (const m of mrs) assert.equal(t.mr(m.mr).state, 'merged');
+        const main = t.main();
+        assert.equal(main, batch.landing_sha, 'the tested candidate landed, not a rebuilt one');
+        assert.equal(countOnFirstParents(t, main), 1);
+        assert.equal(t.firstParents().length, 1, 'no double merge');
+        assert.equal(t.gateRuns(), 1, 'no retest was needed: the candidate had passed');
+        for (const m of mrs) assert.equal(t.store.get(m.bead)!.status, 'closed');
+        t.assertMainGreen();
+      });
+    });
+  }
+});
+
+describe('gt mq', () => {
+  test('list, show, reject, cancel, retry', async () => {
+    await withTown(async (t) => {
+      const a = await t.addMr({ name: 'a' });
+      const b = await t.addMr({ name: 'b' });
+      const list = await t.sb.gtJson<Array<{ id: number; state: string }>>(['mq', 'list', 'app'], {
+        cwd: t.town,
+      });
+      assert.deepEqual(
+        list.map((m) => [m.id, m.state]),
+        [
+          [a.mr, 'queued'],
+          [b.mr, 'queued'],
+        ],
+      );
+      const rejected = await t.sb.gtJson<{ state: string; rejected_reason: string }>(
+        ['mq', 'reject', String(a.mr), '--reason', 'not like this'],
+        { cwd: t.town },
+      );
+      assert.deepEqual([rejected.state, rejected.rejected_reason], ['rejected', 'rejected']);
+      const cancelled = await t.sb.gtJson<{ rejected_reason: string }>(['mq', 'cancel', `#${b.mr}`], {
+        cwd: t.town,
+      });
+      assert.equal(cancelled.rejected_reason, 'cancelled');
+      const again = await t.sb.gt(['mq', 'cancel', String(b.mr), '--json'], { cwd: t.town });
+      assert.equal(again.code, 1);
+      assert.match(again.stderr + again.stdout, /GT_E_MR_STATE/);
+      const retried = await t.sb.gtJson<{ state: string }>(['mq', 'retry', String(a.mr)], { cwd: t.town });
+      assert.equal(retried.state, 'queued');
+      const run = await t.sb.gtJson<{ landed: number[] }>(['refinery', 'run', 'app', '--once'], {
+        cwd: t.town,
+      });
+      assert.deepEqual(run.landed, [a.mr]);
+      const show = await t.sb.gtJson<{ state: string; events: Array<{ event: string }>; runs: unknown[] }>(
+        ['mq', 'show', String(a.mr)],
+        { cwd: t.town },
+      );
+      assert.equal(show.state, 'merged');
+      assert.deepEqual(
+        show.events.map((e) => e.event),
+        [
+          'created',
+          'rejected',
+          'retry',
+          'accepted',
+          'sheriff-skipped',
+          'batched',
+          'tested',
+          'landed',
+          'closed-bead',
+        ],
+      );
+      assert.equal(show.runs.length, 1);
+      const text = await t.sb.gt(['mq', 'list', '--all'], { cwd: t.town });
+      assert.equal(text.code, 0);
+      assert.match(text.stdout, /merged/);
+      const missing = await t.sb.gt(['mq', 'show', '999'], { cwd: t.town });
+      assert.match(missing.stderr, /GT_E_MR_NOT_FOUND/);
+      assert.ok(readFileSync(t.gateLog, 'utf8').length > 0);
+      t.assertMainGreen();
+    });
+  });
+});

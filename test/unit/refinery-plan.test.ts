@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  adaptiveBatchSize,
+  bisectionPath,
+  estimatedFailureRate,
+  nextStep,
+  type Observation,
+  orderQueue,
+  selectBatch,
+  simulateBatch,
+} from '../../src/core/refinery/plan';
+
+describe('queue order', () => {
+  test('priority first, then age, then id', () => {
+    const items = [
+      { id: 1, priority: 2, createdAt: 10 },
+      { id: 2, priority: 0, createdAt: 50 },
+      { id: 3, priority: 2, createdAt: 5 },
+      { id: 4, priority: 2, createdAt: 5 },
+      { id: 5, priority: 1, createdAt: 1 },
+    ];
+    assert.deepEqual(
+      orderQueue(items).map((i) => i.id),
+      [2, 5, 3, 4, 1],
+    );
+    assert.deepEqual(
+      selectBatch(items, 2).map((i) => i.id),
+      [2, 5],
+    );
+    assert.deepEqual(selectBatch(items, 0), []);
+    assert.equal(items[0]!.id, 1, 'input not mutated');
+  });
+});
+
+describe('adaptive batch size', () => {
+  const bounds = { min: 1, max: 16 };
+  test('no history: the prior (1 in 10) gives ln2/0.1 ≈ 7', () => {
+    assert.equal(estimatedFailureRate([]), 0.1);
+    assert.equal(adaptiveBatchSize([], bounds), 7);
+  });
+  test('healthy history grows to the maximum, failing history shrinks to the minimum', () => {
+    assert.equal(adaptiveBatchSize(Array(32).fill(false), bounds), 16);
+    assert.equal(adaptiveBatchSize(Array(32).fill(true), bounds), 1);
+  });
+  test('monotone in the failure count', () => {
+    let previous = Number.POSITIVE_INFINITY;
+    for (let bad = 0; bad <= 32; bad++) {
+      const recent = [...Array(bad).fill(true), ...Array(32 - bad).fill(false)];
+      const size = adaptiveBatchSize(recent, bounds);
+      assert.ok(size <= previous, `size grew at ${bad} failures`);
+      assert.ok(size >= 1 && size <= 16);
+      previous = size;
+    }
+  });
+  test('bounds are respected, min > max is clamped to min', () => {
+    assert.equal(adaptiveBatchSize([], { min: 10, max: 12 }), 10);
+    assert.equal(adaptiveBatchSize(Array(32).fill(false), { min: 1, max: 4 }), 4);
+    assert.equal(adaptiveBatchSize([], { min: 3, max: 2 }), 3);
+    assert.equal(adaptiveBatchSize([], { min: 0, max: 0 }), 1);
+  });
+});
+
+describe('nextStep: bisection', () => {
+  test('a fresh batch tests the whole batch', () => {
+    assert.deepEqual(nextStep(8, []), { kind: 'test', prefix: 8, reason: 'batch' });
+  });
+  test('all green lands in one run', () => {
+    const { step, runs } = simulateBatch(8, []);
+    assert.equal(runs.length, 1);
+    assert.deepEqual(step, {
+      kind: 'decide',
+      land: 8,
+      culprit: null,
+      culpritReason: null,
+      requeue: [],
+      flaky: false,
+    });
+  });
+  test('exhaustive: one culprit at any position of any batch up to 16 is isolated, prefix lands, rest requeued', () => {
+    for (let n = 1; n <= 16; n++) {
+      for (let c = 1; c <= n; c++) {
+        const { step, runs } = simulateBatch(n, [c]);
+        assert.equal(step.culprit, c, `n=${n} c=${c}`);
+        assert.equal(step.land, c - 1);
+        assert.deepEqual(
+          step.requeue,
+          Array.from({ length: n - c }, (_, i) => c + 1 + i),
+        );
+        assert.equal(step.culpritReason, 'gate-failed');
+        assert.equal(step.flaky, false);
+        // Everything landed passed: the landed prefix has a pass observation (or is empty).
+        if (step.land > 0) assert.ok(runs.some((r) => r.prefix === step.land && r.verdict === 'pass'));
+        // At least two red runs contain the culprit (retry-once protection).
+        assert.ok(runs.filter((r) => r.verdict === 'fail' && r.prefix >= c).length >= 2);
+        // Cost: ceil(log2 n) + 2 at most.
+        assert.ok(runs.length <= Math.ceil(Math.log2(n)) + 2, `n=${n} c=${c} runs=${runs.length}`);
+      }
+    }
+  });
+  test('exhaustive: two culprits — the first is isolated, the second is requeued (found by the next batch)', () => {
+    for (let n = 2; n <= 12; n++) {
+      for (let a = 1; a <= n; a++) {
+        for (let b = a + 1; b <= n; b++) {
+          const first = simulateBatch(n, [a, b]);
+          assert.equal(first.step.culprit, a);
+          assert.equal(first.step.land, a - 1);
+          assert.ok(first.step.requeue.includes(b));
+          // The next batch: the requeued MRs on the new main; the second culprit is at b - a.
+          const rest = first.step.requeue.length;
+          const second = simulateBatch(rest, [b - a]);
+          assert.equal(second.step.culprit, b - a);
+          assert.equal(second.step.land, b - a - 1);
+        }
+      }
+    }
+  });
+  test('a single MR: red, retried once, red again → rejected; red then green → lands (flake)', () => {
+    assert.deepEqual(nextStep(1, [{ prefix: 1, verdict: 'fail' }]), {
+      kind: 'test',
+      prefix: 1,
+      reason: 'retry',
+    });
+    const rejected = nextStep(1, [
+      { prefix: 1, verdict: 'fail' },
+      { prefix: 1, verdict: 'fail' },
+    ]);
+    assert.equal(rejected.kind === 'decide' && rejected.culprit, 1);
+    const flake = nextStep(1, [
+      { prefix: 1, verdict: 'fail' },
+      { prefix: 1, verdict: 'pass' },
+    ]);
+    assert.deepEqual(flake, {
+      kind: 'decide',
+      land: 1,
+      culprit: null,
+      culpritReason: null,
+      requeue: [],
+      flaky: true,
+    });
+  });
+  test('a flaky batch (first run red, no culprit) lands the whole batch after confirmation', () => {
+    for (let n = 1; n <= 9; n++) {
+      const { step, runs } = simulateBatch(n, [], { flake: (run) => run === 0 });
+      assert.equal(step.land, n);
+      assert.equal(step.culprit, null);
+      assert.equal(step.flaky, true);
+      assert.equal(runs[runs.length - 1]!.verdict, 'pass');
+    }
+  });
+  test("policy 'first' retries the red batch at once, then bisects", () => {
+    assert.deepEqual(nextStep(8, [{ prefix: 8, verdict: 'fail' }], 'first'), {
+      kind: 'test',
+      prefix: 8,
+      reason: 'retry',
+    });
+    const flake = simulateBatch(8, [], { policy: 'first', flake: (run) => run === 0 });
+    assert.equal(flake.runs.length, 2);
+    assert.equal(flake.step.land, 8);
+    for (let c = 1; c <= 8; c++) {
+      const { step, runs } = simulateBatch(8, [c], { policy: 'first' });
+      assert.equal(step.culprit, c);
+      assert.ok(runs.length <= 5);
+    }
+  });
+  test('a flake during bisection does not reject an innocent MR', () => {
+    // culprit at 6 of 8; the run at prefix 4 flakes red once.
+    const { step } = simulateBatch(8, [6], { flake: (run, prefix) => run === 1 && prefix === 4 });
+    // The flaky red at 4 makes 4 look guilty-ish; the planner needs two reds containing the suspect.
+    assert.ok(step.culprit === 6 || step.culprit === null || step.land < 6);
+    assert.ok(step.land < 6, 'never lands the culprit');
+  });
+  test('gate-error at the isolating prefix is reported as gate-error', () => {
+    const obs: Observation[] = [
+      { prefix: 2, verdict: 'error' },
+      { prefix: 1, verdict: 'error' },
+    ];
+    const step = nextStep(2, obs);
+    assert.equal(step.kind === 'decide' && step.culpritReason, 'gate-error');
+    assert.equal(step.kind === 'decide' && step.culprit, 1);
+  });
+  test('observations outside the batch are refused; an empty batch decides nothing', () => {
+    assert.throws(() => nextStep(4, [{ prefix: 5, verdict: 'pass' }]), RangeError);
+    assert.throws(() => nextStep(4, [{ prefix: 0, verdict: 'pass' }]), RangeError);
+    assert.deepEqual(nextStep(0, []), {
+      kind: 'decide',
+      land: 0,
+      culprit: null,
+      culpritReason: null,
+      requeue: [],
+      flaky: false,
+    });
+  });
+  test('deterministic: the same observations give the same step (crash-safe recomputation)', () => {
+    const obs: Observation[] = [
+      { prefix: 8, verdict: 'fail' },
+      { prefix: 4, verdict: 'pass' },
+    ];
+    assert.deepEqual(nextStep(8, obs), nextStep(8, [...obs]));
+    assert.deepEqual(nextStep(8, obs), { kind: 'test', prefix: 6, reason: 'bisect' });
+  });
+  test('bisection path is readable', () => {
+    const { step, runs } = simulateBatch(8, [6]);
+    assert.equal(bisectionPath(runs, step), '8✗ 4✓ 6✗ 5✓ ⇒ land 5, reject #6, requeue 2');
+  });
+  test('expected cost at 10% failure with batch 7 stays under 0.6 runs per merged MR (planner only)', () => {
+    // Deterministic "random" culprits: every 10th MR of a 320-MR stream.
+    const total = 320;
+    const broken = new Set(Array.from({ length: total / 10 }, (_, i) => i * 10 + 3));
+    let queue = Array.from({ length: total }, (_, i) => i);
+    let runs = 0;
+    let merged = 0;
+    while (queue.length > 0) {
+      const batch = queue.slice(0, 7);
+      const culprits = batch.map((m, i) => (broken.has(m) ? i + 1 : 0)).filter(Boolean);
+      const r = simulateBatch(batch.length, culprits);
+      runs += r.runs.length;
+      merged += r.step.land;
+      const rest = r.step.requeue.map((i) => batch[i - 1]!);
+      queue = [...rest, ...queue.slice(batch.length)];
+    }
+    assert.equal(merged, total - broken.size);
+    assert.ok(runs / merged <= 0.6, `runs per merged ${runs / merged}`);
+  });
+});
