@@ -31,6 +31,12 @@ function cachedLoader() {
         const temp = `${file}.${process.pid}`;
         fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
         fs.renameSync(temp, file);
+        // Each build leaves its own entry: drop the ones nobody has used for a week.
+        const weekAgo = Date.now() - 7 * 24 * 3600 * 1000;
+        for (const name of fs.readdirSync(dir)) {
+          const other = path.join(dir, name);
+          if (other !== file && fs.statSync(other).atimeMs < weekAgo) fs.rmSync(other, { force: true });
+        }
       } catch {}
     });
   }
