@@ -4,22 +4,12 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import type { MessageJson } from '../../src/services/mail';
 import { GT_BIN, makeTown } from '../helpers/gt';
 import { addAgents } from '../helpers/ledger-fixtures';
 
-interface Message {
-  id: number;
-  thread_id: number;
-  from: string;
-  to: string;
-  via_group: string | null;
-  subject: string;
-  body: string;
-  kind: string;
-  read: boolean;
-  archived_at: string | null;
-  reply_to: number | null;
-}
+/** The JSON shape the CLI prints for a message. */
+type Message = MessageJson;
 interface Inbox {
   mailbox: string;
   unread: number;
