@@ -5,11 +5,14 @@ import { fenceUntrusted } from '../core/fence';
 import {
   adaptiveBatchSize,
   bisectionPath,
+  estimatedFailureRate,
   type FlakePolicy,
   nextStep,
   type Observation,
   orderQueue,
+  probePrefixes,
   type Step,
+  speculationDepth,
 } from '../core/refinery/plan';
 import { git, parseGitVersion, runGit, withRepoLock } from '../git/git';
 import { removePolecatCheckout } from '../git/polecat-checkout';
@@ -197,7 +200,7 @@ export class Refinery {
     try {
       await this.sheriff(summary);
       const batch = await this.startBatch();
-      if (batch) summary.batches.push(await this.runBatch(batch));
+      if (batch) await this.runPipeline(batch, summary);
       summary.idle = !batch && mrsInState(this.db, this.rig, ['queued', 'sheriff', 'ready']).length === 0;
     } finally {
       summary.followups += await followups;
@@ -256,9 +259,19 @@ export class Refinery {
     return present;
   }
 
-  /** The scratch worktree, clean and detached at `sha`. */
-  private async checkout(sha: string): Promise<void> {
-    const { clone, work } = this.setup;
+  /** Scratch worktree of gate slot `slot` (slot 0 is the Sheriff's and the merges' worktree too). */
+  private workDir(slot = 0): string {
+    return slot === 0 ? this.setup.work : `${this.setup.work}-${slot}`;
+  }
+
+  private checkoutChain: Promise<void> = Promise.resolve();
+
+  /**
+   * The scratch worktree of `slot`, clean and detached at `sha`. Each slot has its own worktree (own index
+   * and HEAD); (re)creating one is serialised, as parallel `git worktree add/prune` on one clone must not race.
+   */
+  private async checkout(sha: string, slot = 0): Promise<void> {
+    const work = this.workDir(slot);
     if (existsSync(join(work, '.git'))) {
       await runGit(['merge', '--abort'], { cwd: work });
       const r = await runGit(['checkout', '--quiet', '--detach', '--force', sha], { cwd: work });
@@ -267,6 +280,16 @@ export class Refinery {
         return;
       }
     }
+    const next = this.checkoutChain.then(
+      () => this.recreateWorktree(sha, work),
+      () => this.recreateWorktree(sha, work),
+    );
+    this.checkoutChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async recreateWorktree(sha: string, work: string): Promise<void> {
+    const { clone } = this.setup;
     await runGit(['worktree', 'remove', '--force', work], { cwd: clone });
     await git(['worktree', 'prune'], { cwd: clone });
     await git(['worktree', 'add', '--quiet', '--detach', '--force', work, sha], { cwd: clone });
@@ -333,8 +356,11 @@ export class Refinery {
       }
     }
     const main = await this.mainSha();
+    // Open batches form a pipeline: the head is based on main, each speculative batch on the full candidate
+    // of the one ahead of it. Anything not on that chain is abandoned (its MRs re-queued).
+    let expected = main;
     for (const batch of openBatches(this.db, this.rig)) {
-      if (batch.state === 'landing' && batch.landing_sha === main) {
+      if (batch.state === 'landing' && batch.landing_sha === main && expected === main) {
         // The push happened; the bookkeeping did not.
         const step = JSON.parse(batch.outcome ?? 'null') as Step | null;
         if (step && step.kind === 'decide') {
@@ -343,9 +369,10 @@ export class Refinery {
           continue;
         }
       }
-      if (main === batch.base_sha) {
-        summary.recovered.push(`batch ${batch.id} resumed`);
-        // Resumed below by runBatch (the recorded verdicts are reused).
+      if (expected === batch.base_sha && (expected === main || batch.state === 'active')) {
+        summary.recovered.push(`batch ${batch.id} resumed${expected === main ? '' : ' (speculative)'}`);
+        // Resumed below by runPipeline (the recorded verdicts are reused).
+        expected = await this.tip(batch);
         continue;
       }
       this.abandonBatch(
@@ -353,6 +380,7 @@ export class Refinery {
         `main moved to ${main.slice(0, 12)} while batch ${batch.id} was in flight: retest`,
       );
       summary.recovered.push(`batch ${batch.id} abandoned (main moved): MRs requeued`);
+      expected = '';
     }
   }
 
@@ -442,6 +470,8 @@ export class Refinery {
       base: string;
       candidate: string;
       reason: string;
+      /** Gate slot (scratch worktree) to run in; 0 unless gates run in parallel. */
+      slot?: number;
     },
     command: GateCommand,
     timeoutMs: number,
@@ -466,14 +496,16 @@ export class Refinery {
     );
     const logPath = join(this.setup.logs, `run-${id}.log`);
     prepared(this.db, 'UPDATE gate_runs SET log_path = ? WHERE id = ?').run(logPath, id);
-    await this.checkout(where.candidate);
+    const slot = where.slot ?? 0;
+    const cwd = this.workDir(slot);
+    await this.checkout(where.candidate, slot);
     const env = { GT_RIG: this.rig, GT_REFINERY_RUN: String(id), GT_REFINERY_CANDIDATE: where.candidate };
     let result: GateRunResult | undefined;
     const setup = this.setup.config.commands.setup;
     if (setup) {
       result = await runGate({
         command: setup.command,
-        cwd: this.setup.work,
+        cwd,
         timeoutMs: gateTimeoutMs(this.setup.config, 'setup'),
         logPath: join(this.setup.logs, `run-${id}.setup.log`),
         env,
@@ -491,7 +523,7 @@ export class Refinery {
     crashPoint(`refinery:before-${kind}`, this.env());
     result ??= await runGate({
       command,
-      cwd: this.setup.work,
+      cwd,
       timeoutMs,
       logPath,
       env,
@@ -528,10 +560,24 @@ export class Refinery {
     return adaptiveBatchSize(this.recentVerdicts(), { min: r?.batch_min ?? 1, max: r?.batch_max ?? 8 });
   }
 
+  /** Gate runs at once: `[refinery] gate_parallelism` (1 = one after another; naive mode: always 1). */
+  parallelism(): number {
+    if (this.options.mode === 'naive') return 1;
+    return this.setup.config.refinery?.gate_parallelism ?? 1;
+  }
+
   /** The open batch to resume, or a new one built from the ready queue; null when there is nothing. */
   private async startBatch(): Promise<BatchRow | null> {
     const open = openBatches(this.db, this.rig)[0];
     if (open) return open;
+    return this.newBatch(await this.mainSha());
+  }
+
+  /**
+   * A new batch of ready MRs merged onto `base`: main for the head batch, or the full candidate of the
+   * batch ahead for a speculative one (Zuul's dependent pipeline). Null when nothing is ready.
+   */
+  private async newBatch(base: string, speculative = false): Promise<BatchRow | null> {
     const ready = mrsInState(this.db, this.rig, ['ready']);
     if (ready.length === 0) return null;
     if (!this.setup.config.commands.gate) {
@@ -539,7 +585,6 @@ export class Refinery {
     }
     const size = this.batchSize();
     const picked = orderQueue(ready.map((m) => ({ ...m, createdAt: m.created_at }))).slice(0, size);
-    const base = await this.mainSha();
     const present = await this.presentCommits([base, ...picked.map((m) => m.head_sha)]);
     const time = nowMs();
     const fast = await this.hasMergeTree();
@@ -601,7 +646,7 @@ export class Refinery {
             'ready',
             'testing',
             'batched',
-            `batch ${id}: position ${i + 1} of ${kept.length} on ${base.slice(0, 12)}`,
+            `batch ${id}: position ${i + 1} of ${kept.length} on ${base.slice(0, 12)}${speculative ? ' (speculative: stacked on the batch ahead)' : ''}`,
             {
               batchId: id,
               attempt: true,
@@ -611,6 +656,9 @@ export class Refinery {
         batch = getBatch(this.db, id)!;
       }
       for (const c of conflicts) {
+        // A speculative base holds MRs that may not land: a conflict with it is no verdict yet. The MR stays
+        // ready and is merged again when its batch is built on main.
+        if (speculative) continue;
         transitionMr(this.db, c.mr.id, 'ready', 'rejected', 'rejected', `conflict: ${c.detail}`, {
           reason: c.detail.includes('is not in') ? 'cancelled' : 'conflict',
           followup: 'pending',
@@ -633,13 +681,27 @@ export class Refinery {
     return git(args, { cwd: this.setup.clone, env: this.commitEnv(batch.commit_time) });
   }
 
-  private async runBatch(batch: BatchRow): Promise<PassSummary['batches'][number]> {
-    const ids = JSON.parse(batch.members) as number[];
-    const members = ids.map((id) => getMr(this.db, id)!);
-    const n = members.length;
-    const report: PassSummary['batches'][number] = {
+  /** The verdicts recorded for a batch (aborted and running gate runs are no verdict). */
+  private observations(batchId: number): Observation[] {
+    return batchRuns(this.db, batchId)
+      .filter((r) => r.kind === 'gate' && (r.state === 'pass' || r.state === 'fail' || r.state === 'error'))
+      .map((r) => ({ prefix: r.prefix!, verdict: r.state as Observation['verdict'] }));
+  }
+
+  private membersOf(batch: BatchRow): MrRow[] {
+    return (JSON.parse(batch.members) as number[]).map((id) => getMr(this.db, id)!);
+  }
+
+  /** The batch's full candidate (prefix n): the base a speculative batch behind it is stacked on. */
+  private async tip(batch: BatchRow): Promise<string> {
+    const members = this.membersOf(batch);
+    return this.candidate(batch, members, members.length);
+  }
+
+  private emptyReport(batch: BatchRow): PassSummary['batches'][number] {
+    return {
       id: batch.id,
-      members: ids,
+      members: JSON.parse(batch.members) as number[],
       conflicts: [],
       landed: [],
       rejected: [],
@@ -649,11 +711,105 @@ export class Refinery {
       path: '',
       outcome: '',
     };
-    const gate = this.setup.config.commands.gate;
+  }
+
+  /**
+   * Tests the head batch (based on main) to a decision; with gate_parallelism > 1, batches stacked on it
+   * are tested speculatively at the same time. When the head lands whole, the next batch of the pipeline
+   * is based on the new main: its recorded verdicts are reused (a pass lands at once, with no new run).
+   * When it does not, every speculative batch is discarded (its base will never be main) and its MRs go
+   * back to the queue. Every run, discarded or not, is a gate run.
+   */
+  private async runPipeline(first: BatchRow, summary: PassSummary): Promise<void> {
+    const runs = new Map<number, number>();
+    let head = first;
     for (;;) {
-      const obs: Observation[] = batchRuns(this.db, batch.id)
-        .filter((r) => r.kind === 'gate' && (r.state === 'pass' || r.state === 'fail' || r.state === 'error'))
-        .map((r) => ({ prefix: r.prefix!, verdict: r.state as Observation['verdict'] }));
+      const report = await this.runBatch(head, runs);
+      summary.batches.push(report);
+      const rest = openBatches(this.db, this.rig).filter((b) => b.id !== head.id);
+      if (rest.length === 0) return;
+      const main = await this.mainSha();
+      if (report.landedSha === main && rest[0]!.base_sha === main) {
+        head = rest[0]!;
+        continue;
+      }
+      for (const b of rest) {
+        this.abandonBatch(
+          b,
+          `speculation discarded: its base ${b.base_sha.slice(0, 12)} did not land (${this.setup.main} is ${main.slice(0, 12)})`,
+        );
+        summary.batches.push({
+          ...this.emptyReport(b),
+          requeued: JSON.parse(b.members) as number[],
+          gateRuns: runs.get(b.id) ?? 0,
+          path: bisectionPath(this.observations(b.id)),
+          outcome: 'speculation discarded: requeued',
+        });
+      }
+      return;
+    }
+  }
+
+  /**
+   * The open batches stacked behind `head`, extended with new speculative batches up to `count` of them.
+   * A batch is stacked only on one with no red verdict (a red one will not land whole).
+   */
+  private async speculativeStack(head: BatchRow, count: number): Promise<BatchRow[]> {
+    const open = openBatches(this.db, this.rig).filter((b) => b.id > head.id);
+    const stack: BatchRow[] = [];
+    let below = head;
+    for (let i = 0; i < count; i++) {
+      if (this.observations(below.id).some((o) => o.verdict !== 'pass')) break;
+      const base = await this.tip(below);
+      let next: BatchRow | null | undefined = open[i];
+      if (next && next.base_sha !== base) break; // not stacked on `below`: discarded after the head decides
+      next ??= await this.newBatch(base, true);
+      if (!next) break;
+      stack.push(next);
+      below = next;
+    }
+    return stack;
+  }
+
+  /** One gate run of prefix `prefix` of `batch` in gate slot `slot`, with its trail events. */
+  private async testPrefix(batch: BatchRow, members: MrRow[], prefix: number, reason: string, slot: number) {
+    const n = members.length;
+    const gate = this.setup.config.commands.gate;
+    const candidate = await this.candidate(batch, members, prefix);
+    const { id, result } = gate
+      ? await this.runChecked(
+          'gate',
+          { batchId: batch.id, prefix, base: batch.base_sha, candidate, reason, slot },
+          gate.command,
+          gateTimeoutMs(this.setup.config, 'gate'),
+        )
+      : await this.noGate(batch, prefix, candidate, reason);
+    this.store.write(() => {
+      for (const mr of members.slice(0, prefix)) {
+        addMrEvent(
+          this.db,
+          mr.id,
+          'tested',
+          'testing',
+          'testing',
+          `batch ${batch.id} prefix ${prefix}/${n} (${reason}) ${candidate.slice(0, 12)}: ${result.verdict} (run ${id})`,
+        );
+      }
+    });
+  }
+
+  private async runBatch(
+    batch: BatchRow,
+    runs: Map<number, number> = new Map(),
+  ): Promise<PassSummary['batches'][number]> {
+    const members = this.membersOf(batch);
+    const n = members.length;
+    const report = this.emptyReport(batch);
+    const slots = this.parallelism();
+    // An n-ary split of a red batch saves about one round per extra run: opt-in (parallel_bisection).
+    const bisectSlots = this.setup.config.refinery?.parallel_bisection ? slots : 1;
+    for (;;) {
+      const obs = this.observations(batch.id);
       const step = nextStep(n, obs, this.options.flakePolicy);
       const path = bisectionPath(obs, step);
       prepared(this.db, 'UPDATE mq_batches SET path = ?, updated_at = ? WHERE id = ?').run(
@@ -663,34 +819,33 @@ export class Refinery {
       );
       report.path = path;
       if (step.kind === 'test') {
-        const candidate = await this.candidate(batch, members, step.prefix);
-        const { id, result } = gate
-          ? await this.runChecked(
-              'gate',
-              {
-                batchId: batch.id,
-                prefix: step.prefix,
-                base: batch.base_sha,
-                candidate,
-                reason: step.reason,
-              },
-              gate.command,
-              gateTimeoutMs(this.setup.config, 'gate'),
-            )
-          : await this.noGate(batch, step.prefix, candidate, step.reason);
-        report.gateRuns++;
-        this.store.write(() => {
-          for (const mr of members.slice(0, step.prefix)) {
-            addMrEvent(
-              this.db,
-              mr.id,
-              'tested',
-              'testing',
-              'testing',
-              `batch ${batch.id} prefix ${step.prefix}/${n} (${step.reason}) ${candidate.slice(0, 12)}: ${result.verdict} (run ${id})`,
-            );
+        // The runs of this round, all at once: the head's probes (an n-ary split when bisecting in
+        // parallel), then, while the head's whole batch is tested, batches stacked on it.
+        const jobs: Array<{ batch: BatchRow; members: MrRow[]; prefix: number; reason: string }> =
+          probePrefixes(n, obs, bisectSlots, this.options.flakePolicy).map((p) => ({
+            batch,
+            members,
+            prefix: p.prefix,
+            reason: p.reason,
+          }));
+        if (slots > 1 && step.reason === 'batch') {
+          const f = estimatedFailureRate(this.recentVerdicts());
+          const depth = speculationDepth(slots, f, this.batchSize());
+          for (const b of await this.speculativeStack(batch, depth - 1)) {
+            const bm = this.membersOf(b);
+            if (this.observations(b.id).some((o) => o.prefix === bm.length)) continue;
+            jobs.push({ batch: b, members: bm, prefix: bm.length, reason: 'speculative' });
           }
-        });
+        }
+        // All settle before anything is decided (or an error is raised): no gate outlives its round.
+        const settled = await Promise.allSettled(
+          jobs.map(async (j, slot) => {
+            await this.testPrefix(j.batch, j.members, j.prefix, j.reason, slot);
+            runs.set(j.batch.id, (runs.get(j.batch.id) ?? 0) + 1);
+          }),
+        );
+        for (const r of settled) if (r.status === 'rejected') throw r.reason;
+        report.gateRuns = runs.get(batch.id) ?? 0;
         continue;
       }
       // A decision. Land first (if anything passed), then record everything in one transaction.
@@ -700,6 +855,7 @@ export class Refinery {
         const outcome = await this.land(batch, step, candidate);
         if (outcome === 'moved') {
           report.outcome = 'main moved: retest';
+          report.gateRuns = runs.get(batch.id) ?? 0;
           return report;
         }
         landed = candidate;
@@ -710,6 +866,7 @@ export class Refinery {
       report.requeued = step.requeue.map((i) => members[i - 1]!.id);
       report.landedSha = landed;
       report.outcome = step.flaky ? 'decided (a red run did not reproduce: flake)' : 'decided';
+      report.gateRuns = runs.get(batch.id) ?? 0;
       return report;
     }
   }

@@ -102,6 +102,8 @@ export const rigConfigSchema = z
         batch_min: z.number().int().min(1).max(64).default(1),
         batch_max: z.number().int().min(1).max(64).default(8),
         max_rework: z.number().int().min(0).max(100).default(3),
+        gate_parallelism: z.number().int().min(1).max(16).default(1),
+        parallel_bisection: z.boolean().default(false),
       })
       .strict()
       .refine((r) => r.batch_min <= r.batch_max, {
@@ -136,7 +138,8 @@ const EXAMPLES: Record<string, string> = {
   'commands.*.command': '[commands.gate]\ncommand = "npm test"',
   'commands.*.timeout': '[commands.gate]\ntimeout = "30m"',
   'scheduler.*': '[scheduler]\nmax_polecats = 4',
-  'refinery.*': '[refinery]\nbatch_min = 1\nbatch_max = 8\nmax_rework = 3',
+  'refinery.*':
+    '[refinery]\nbatch_min = 1\nbatch_max = 8\nmax_rework = 3\ngate_parallelism = 1\nparallel_bisection = false',
   'budget.*': '[budget]\ndaily_usd = 50',
   'ledger.*': '[ledger]\npath = ".gt/ledger.db"',
   'notify.command': '[notify]\ncommand = ["notify-send", "Gas Town"]',

@@ -232,6 +232,93 @@ describe('refinery: batches, bisection, landing', { concurrency: 2 }, () => {
   });
 });
 
+describe('refinery: speculative parallel gate runs (gate_parallelism)', { concurrency: 2 }, () => {
+  /** The controlled gate, wrapped to log "start|end <sha> <ns>" so overlapping runs can be proven. */
+  const timedGate = (t: RefineryTown) => {
+    const times = join(t.dir, 'times.log');
+    const stamp = (what: string) => `echo "${what} $(git rev-parse HEAD) $(date +%s%N)" >> ${times}`;
+    return {
+      times,
+      gate: `${stamp('start')}; sh ${join(t.dir, 'gate.sh')}; rc=$?; ${stamp('end')}; exit $rc`,
+    };
+  };
+  const intervals = (times: string) => {
+    const byRun: Array<{ sha: string; start: bigint; end: bigint }> = [];
+    const open: Array<{ sha: string; start: bigint }> = [];
+    for (const line of readFileSync(times, 'utf8').split('\n').filter(Boolean)) {
+      const [what, sha, ns] = line.split(' ') as [string, string, string];
+      if (what === 'start') open.push({ sha, start: BigInt(ns) });
+      else {
+        const i = open.findIndex((o) => o.sha === sha);
+        byRun.push({ sha, start: open[i]!.start, end: BigInt(ns) });
+        open.splice(i, 1);
+      }
+    }
+    return byRun;
+  };
+  const overlapping = (runs: ReturnType<typeof intervals>) => {
+    let n = 0;
+    for (const [i, a] of runs.entries())
+      for (const b of runs.slice(i + 1)) if (a.start < b.end && b.start < a.end) n++;
+    return n;
+  };
+
+  test('healthy branches: batches stacked on each other run at the same time and land in one pass', async () => {
+    await withTown(async (t) => {
+      const { times, gate } = timedGate(t);
+      t.configure({ gate, extra: '[refinery]\nbatch_min = 2\nbatch_max = 2\ngate_parallelism = 3' });
+      writeFileSync(join(t.dir, 'sleep'), '1');
+      const mrs = [];
+      for (let i = 0; i < 6; i++) mrs.push(await t.addMr({ name: `s${i}` }));
+      const passes = await t.refinery().drain();
+      for (const m of mrs) assert.equal(t.mr(m.mr).state, 'merged');
+      assert.equal(t.gateRuns(), 3, 'one run per batch of 2, all three at once');
+      const runs = intervals(times);
+      assert.equal(runs.length, 3);
+      assert.equal(overlapping(runs), 3, 'every pair of the three gate runs overlapped in time');
+      assert.deepEqual(
+        passes[0]!.batches.map((b) => b.landed.length),
+        [2, 2, 2],
+        'the three batches landed in the first pass',
+      );
+      // main's first-parent chain is exactly the three tested candidates, each on the one before.
+      assert.equal(t.firstParents().length, 3);
+      assert.equal(t.firstParents()[0], t.main());
+      t.assertMainGreen();
+    });
+  });
+
+  test('a culprit in the head batch: speculation discarded and retested, parallel bisection, main only holds tested commits', async () => {
+    await withTown(async (t) => {
+      const { times, gate } = timedGate(t);
+      t.configure({
+        gate,
+        extra: '[refinery]\nbatch_min = 4\nbatch_max = 4\ngate_parallelism = 3\nparallel_bisection = true',
+      });
+      writeFileSync(join(t.dir, 'sleep'), '0.5');
+      const mrs = [];
+      for (let i = 0; i < 8; i++) mrs.push(await t.addMr({ name: `c${i}`, broken: i === 2 }));
+      const passes = await t.refinery().drain();
+      for (const [i, m] of mrs.entries()) {
+        assert.equal(t.mr(m.mr).state, i === 2 ? 'rejected' : 'merged', `MR ${i}`);
+      }
+      const batches = passes.flatMap((p) => p.batches);
+      assert.ok(
+        batches.some((b) => b.outcome === 'speculation discarded: requeued' && b.gateRuns === 1),
+        'the batch stacked on the red head was discarded (its run counted)',
+      );
+      // The head's bisection ran its probes in parallel: 4✗, then 1, 2 and 3 at once (recorded in the order
+      // they started); the culprit is #3, prefix 2 (tested green itself) lands.
+      const path = batches[0]!.path;
+      assert.match(path, /^4✗ .* ⇒ land 2, reject #3, requeue 1$/);
+      assert.deepEqual(path.split(' ').slice(1, 4).sort(), ['1✓', '2✓', '3✗']);
+      assert.ok(overlapping(intervals(times)) >= 2, 'gate runs overlapped');
+      assert.equal(t.gateRuns(), intervals(times).length, 'every run, discarded or not, is in the gate log');
+      t.assertMainGreen();
+    });
+  });
+});
+
 describe('refinery: the work loop', () => {
   test('MRs recorded by the real gt done flow through the Sheriff and the Refinery to main', async () => {
     await withTown(async (t) => {
@@ -291,6 +378,36 @@ describe('refinery: crash safety (kill -9, restart converges)', { concurrency: 2
       }>;
       assert.equal(aborted.length, 1);
       assert.equal(groupAlive(aborted[0]!.pid), false, 'the orphaned gate process group was killed');
+      t.assertMainGreen();
+    });
+  });
+
+  test('kill -9 while three speculative gate runs are in flight, then restart: all killed, pipeline resumed, landed once', async () => {
+    await withTown(async (t) => {
+      t.configure({ extra: '[refinery]\nbatch_min = 2\nbatch_max = 2\ngate_parallelism = 3' });
+      const mrs = [];
+      for (let i = 0; i < 6; i++) mrs.push(await t.addMr({ name: `k${i}` }));
+      writeFileSync(join(t.dir, 'sleep'), '20');
+      const child = runGt(t);
+      const running = () =>
+        t.store.db
+          .prepare("SELECT count(*) AS n FROM gate_runs WHERE state = 'running' AND pid IS NOT NULL")
+          .get() as { n: number };
+      await until('three gates to start', async () => running().n === 3, 30_000);
+      child.kill('SIGKILL');
+      await finish(child);
+      const before = t.main();
+      rmSync(join(t.dir, 'sleep'));
+      const code = await finish(runGt(t));
+      assert.equal(code, 0);
+      for (const m of mrs) assert.equal(t.mr(m.mr).state, 'merged');
+      assert.notEqual(t.main(), before);
+      const aborted = t.store.db.prepare("SELECT pid FROM gate_runs WHERE state = 'aborted'").all() as Array<{
+        pid: number;
+      }>;
+      assert.equal(aborted.length, 3);
+      for (const a of aborted) assert.equal(groupAlive(a.pid), false, 'every orphaned gate group was killed');
+      assert.equal(t.firstParents().length, 3, 'three tested candidates, each landed once');
       t.assertMainGreen();
     });
   });

@@ -7,8 +7,11 @@ import {
   nextStep,
   type Observation,
   orderQueue,
+  probePrefixes,
   selectBatch,
   simulateBatch,
+  speculationDepth,
+  type Verdict,
 } from '../../src/core/refinery/plan';
 
 describe('queue order', () => {
@@ -221,5 +224,128 @@ describe('nextStep: bisection', () => {
     }
     assert.equal(merged, total - broken.size);
     assert.ok(runs / merged <= 0.6, `runs per merged ${runs / merged}`);
+  });
+});
+
+/** Runs the parallel planner against known culprits: each round's probes run "at once". */
+function simulateRounds(
+  n: number,
+  culprits: readonly number[],
+  parallelism: number,
+  flaky?: (run: number) => boolean,
+) {
+  const obs: Observation[] = [];
+  let rounds = 0;
+  for (;;) {
+    const probes = probePrefixes(n, obs, parallelism);
+    if (probes.length === 0) {
+      const step = nextStep(n, obs);
+      assert.equal(step.kind, 'decide');
+      return { step: step as Extract<ReturnType<typeof nextStep>, { kind: 'decide' }>, obs, rounds };
+    }
+    assert.ok(probes.length <= parallelism, 'never more runs at once than gate slots');
+    rounds++;
+    assert.ok(rounds < 64, 'converges');
+    for (const p of probes) {
+      const verdict: Verdict =
+        culprits.some((c) => c <= p.prefix) || (flaky?.(obs.length) ?? false) ? 'fail' : 'pass';
+      obs.push({ prefix: p.prefix, verdict });
+    }
+  }
+}
+
+describe('speculative parallel gate runs: probePrefixes', () => {
+  test('parallelism 1 is exactly the serial planner', () => {
+    for (let n = 1; n <= 12; n++) {
+      for (let c = 0; c <= n; c++) {
+        const serial = simulateBatch(n, c ? [c] : []);
+        const parallel = simulateRounds(n, c ? [c] : [], 1);
+        assert.deepEqual(parallel.obs, serial.runs, `n=${n} c=${c}`);
+        assert.deepEqual(parallel.step, serial.step);
+      }
+    }
+  });
+  test('a fresh batch tests the whole batch once; a decided batch tests nothing', () => {
+    assert.deepEqual(probePrefixes(8, [], 3), [{ prefix: 8, reason: 'batch' }]);
+    assert.deepEqual(probePrefixes(8, [{ prefix: 8, verdict: 'pass' }], 3), []);
+  });
+  test('a red batch is split n-ary across the slots, then the remaining point is tested', () => {
+    assert.deepEqual(
+      probePrefixes(8, [{ prefix: 8, verdict: 'fail' }], 3).map((p) => p.prefix),
+      [2, 4, 6],
+    );
+    const obs: Observation[] = [
+      { prefix: 8, verdict: 'fail' },
+      { prefix: 2, verdict: 'pass' },
+      { prefix: 4, verdict: 'fail' },
+      { prefix: 6, verdict: 'fail' },
+    ];
+    assert.deepEqual(probePrefixes(8, obs, 3), [{ prefix: 3, reason: 'bisect' }]);
+    // Never more probes than untested points in the open interval.
+    assert.deepEqual(
+      probePrefixes(3, [{ prefix: 3, verdict: 'fail' }], 8).map((p) => p.prefix),
+      [1, 2],
+    );
+  });
+  test('exhaustive: one culprit, parallelism 2..4 — same decision as serial, fewer or equal rounds, at most one extra run per round saved', () => {
+    for (const slots of [2, 3, 4]) {
+      for (let n = 1; n <= 16; n++) {
+        for (let c = 1; c <= n; c++) {
+          const serial = simulateBatch(n, [c]);
+          const par = simulateRounds(n, [c], slots);
+          assert.deepEqual(par.step, serial.step, `slots=${slots} n=${n} c=${c}`);
+          assert.ok(par.rounds <= serial.runs.length, `rounds slots=${slots} n=${n} c=${c}`);
+          // The landed prefix passed the gate itself; two red runs contain the culprit.
+          if (par.step.land > 0)
+            assert.ok(par.obs.some((o) => o.prefix === par.step.land && o.verdict === 'pass'));
+          assert.ok(par.obs.filter((o) => o.verdict === 'fail' && o.prefix >= c).length >= 2);
+          assert.ok(par.obs.length <= serial.runs.length + slots * (serial.runs.length - par.rounds + 1));
+        }
+      }
+    }
+  });
+  test('exhaustive: two culprits — the first is isolated, nothing after it lands', () => {
+    for (let n = 2; n <= 10; n++) {
+      for (let a = 1; a <= n; a++) {
+        for (let b = a + 1; b <= n; b++) {
+          const par = simulateRounds(n, [a, b], 3);
+          assert.equal(par.step.culprit, a);
+          assert.equal(par.step.land, a - 1);
+        }
+      }
+    }
+  });
+  test('a flake during a parallel bisection never lands the culprit', () => {
+    for (let c = 1; c <= 8; c++) {
+      for (let flakeAt = 0; flakeAt < 5; flakeAt++) {
+        const par = simulateRounds(8, [c], 3, (run) => run === flakeAt);
+        assert.ok(par.step.land < c, `c=${c} flake at run ${flakeAt}`);
+      }
+    }
+  });
+});
+
+describe('speculative parallel gate runs: speculationDepth', () => {
+  test('parallelism 1: never speculate', () => {
+    assert.equal(speculationDepth(1, 0, 8), 1);
+  });
+  test('healthy branches: stack up to the slots; failing branches: no speculation', () => {
+    assert.equal(speculationDepth(3, 0, 8), 3);
+    assert.equal(speculationDepth(3, 0.01, 8), 3);
+    assert.equal(speculationDepth(3, 0.3, 2), 1);
+    assert.equal(speculationDepth(3, 1, 1), 1);
+  });
+  test('stacks batch j+1 only while (1-f)^(MRs beneath) >= the threshold', () => {
+    // f = 0.05, b = 8: 0.95^8 = 0.66 (stack a second), 0.95^16 = 0.44 (not a third).
+    assert.equal(speculationDepth(3, 0.05, 8), 2);
+    assert.equal(speculationDepth(3, 0.05, 8, 0.4), 3);
+  });
+  test('monotone: more failures never mean more speculation', () => {
+    let previous = Number.POSITIVE_INFINITY;
+    for (let f = 0; f <= 1; f += 0.01) {
+      const d = speculationDepth(4, f, 6);
+      assert.ok(d <= previous && d >= 1 && d <= 4);
+      previous = d;
+    }
   });
 });

@@ -95,6 +95,15 @@ function range(from: number, to: number): number[] {
   return out;
 }
 
+/** lo: the longest prefix known green (0 = main); hi: the shortest prefix above it known red (n if none). */
+function bisectionBounds(n: number, obs: readonly Observation[]): { lo: number; hi: number } {
+  let lo = 0;
+  for (const o of obs) if (o.verdict === 'pass' && o.prefix > lo) lo = o.prefix;
+  let hi = n;
+  for (const o of obs) if (o.verdict !== 'pass' && o.prefix > lo && o.prefix < hi) hi = o.prefix;
+  return { lo, hi };
+}
+
 /**
  * The next step for a batch of n MRs given what the gate has said so far. A pass at a prefix wins over a
  * fail at the same prefix (the run that passed is the tested tree that lands; a fail that does not
@@ -125,11 +134,7 @@ export function nextStep(n: number, obs: readonly Observation[], policy: FlakePo
   if (policy === 'first' && atN.length === 1 && obs.length === 1) {
     return { kind: 'test', prefix: n, reason: 'retry' };
   }
-  // lo: the longest prefix known green (0 = main); hi: the shortest prefix above it known red.
-  let lo = 0;
-  for (const o of obs) if (o.verdict === 'pass' && o.prefix > lo) lo = o.prefix;
-  let hi = n;
-  for (const o of obs) if (o.verdict !== 'pass' && o.prefix > lo && o.prefix < hi) hi = o.prefix;
+  const { lo, hi } = bisectionBounds(n, obs);
   if (hi - lo > 1) return { kind: 'test', prefix: Math.floor((lo + hi) / 2), reason: 'bisect' };
   const redRuns = obs.filter((o) => o.verdict !== 'pass' && o.prefix >= hi);
   const flaky = obs.some((o) => o.verdict !== 'pass' && o.prefix <= lo);
@@ -144,6 +149,60 @@ export function nextStep(n: number, obs: readonly Observation[], policy: FlakePo
     flaky,
   };
 }
+
+// ------------------------------------------------------------------ speculative parallel gate runs
+
+/**
+ * The prefixes of one batch to test at the same time, given `parallelism` gate slots: the planner's next
+ * step, except during a bisection, where the open interval (lo, hi) is split into up to parallelism + 1
+ * parts at once (an n-ary split: one round of parallel runs instead of ⌈log2⌉ rounds one after another).
+ * Each extra probe costs about one gate run and saves about one round. Empty when the batch is decided.
+ * With parallelism 1 this is exactly `[nextStep(...).prefix]`.
+ */
+export function probePrefixes(
+  n: number,
+  obs: readonly Observation[],
+  parallelism: number,
+  policy: FlakePolicy = 'confirm',
+): Array<{ prefix: number; reason: Extract<Step, { kind: 'test' }>['reason'] }> {
+  const step = nextStep(n, obs, policy);
+  if (step.kind === 'decide') return [];
+  const slots = Math.max(1, Math.floor(parallelism));
+  if (step.reason !== 'bisect' || slots === 1) return [{ prefix: step.prefix, reason: step.reason }];
+  const { lo, hi } = bisectionBounds(n, obs);
+  const open = hi - lo - 1; // untested prefixes strictly between lo and hi
+  const m = Math.min(slots, open);
+  const points = new Set<number>();
+  for (let i = 1; i <= m; i++) points.add(lo + Math.round((i * (hi - lo)) / (m + 1)));
+  return [...points]
+    .filter((k) => k > lo && k < hi)
+    .sort((a, b) => a - b)
+    .map((prefix) => ({ prefix, reason: 'bisect' as const }));
+}
+
+/**
+ * How many batches to test at once as a dependent pipeline (Zuul): the head batch on main, the next one
+ * stacked on the head's full candidate, and so on; a stacked batch's result counts only if every batch
+ * beneath it lands whole. Batch j+1 is stacked only while the estimated probability that the batches
+ * beneath it are all green, (1 − f)^(MRs beneath), is at least `minGreen`, so speculation is spent when
+ * branches are healthy and not when they fail (the wasted runs would cost more than the rounds they save).
+ * Never more than `parallelism` (1 = no speculation).
+ */
+export function speculationDepth(
+  parallelism: number,
+  failureRate: number,
+  batchSize: number,
+  minGreen = SPECULATION_MIN_GREEN,
+): number {
+  const slots = Math.max(1, Math.floor(parallelism));
+  const f = Math.min(1, Math.max(0, failureRate));
+  let depth = 1;
+  while (depth < slots && (1 - f) ** (batchSize * depth) >= minGreen) depth++;
+  return depth;
+}
+
+/** The default confidence needed to stack a batch on an untested one (see `speculationDepth`). */
+export const SPECULATION_MIN_GREEN = 0.5;
 
 /** A compact, human-readable bisection path: "8✗ 4✓ 6✗ 5✓ ⇒ land 5, reject #6". */
 export function bisectionPath(obs: readonly Observation[], step?: Step): string {
