@@ -184,6 +184,41 @@ async function rollback(undo: Undo[]): Promise<{ done: string[]; warnings: strin
   return { done, warnings };
 }
 
+/** Undoes what a failed sling did, then rethrows its error (naming any undo step that failed too). */
+async function rollBackAndRethrow(error: unknown, undo: Undo[], rolledBack: string[]): Promise<never> {
+  const result = await rollback(undo);
+  rolledBack.push(...result.done);
+  if (isGtError(error) && result.warnings.length > 0) {
+    throw new GtError(error.code, `${error.message} (and: ${result.warnings.join('; ')})`, {
+      hint: error.hint,
+      details: error.details,
+      cause: error,
+    });
+  }
+  throw error;
+}
+
+/** The rig a bead is slung into: it must exist, take work, and be the bead's own rig unless forced. */
+function requireRigFor(
+  db: Db,
+  bead: Bead,
+  rigName: string,
+  force: boolean,
+): ReturnType<typeof requireRigRow> {
+  const rig = requireRigRow(db, rigName);
+  if (rig.parked) {
+    throw new GtError('GT_E_RIG_PARKED', `rig ${rig.name} is parked: it takes no new work`, {
+      hint: `unpark it first: gt rig unpark ${rig.name}`,
+    });
+  }
+  if (bead.rig && bead.rig !== rig.name && !force) {
+    throw new GtError('GT_E_NOT_SLINGABLE', `${bead.id} belongs to rig ${bead.rig}, not ${rig.name}`, {
+      hint: `sling it to ${bead.rig}, or pass --force to work on it in ${rig.name}`,
+    });
+  }
+  return rig;
+}
+
 const AGENT_COLUMNS = [
   'state',
   'hooked_bead',
@@ -370,17 +405,7 @@ async function slingToPolecat(
   const db = store.db;
   const bead = store.require(beadInput);
   checkSlingable(bead);
-  const rig = requireRigRow(db, target.rig);
-  if (rig.parked) {
-    throw new GtError('GT_E_RIG_PARKED', `rig ${rig.name} is parked: it takes no new work`, {
-      hint: `unpark it first: gt rig unpark ${rig.name}`,
-    });
-  }
-  if (bead.rig && bead.rig !== rig.name && !options.force) {
-    throw new GtError('GT_E_NOT_SLINGABLE', `${bead.id} belongs to rig ${bead.rig}, not ${rig.name}`, {
-      hint: `sling it to ${bead.rig}, or pass --force to work on it in ${rig.name}`,
-    });
-  }
+  const rig = requireRigFor(db, bead, target.rig, Boolean(options.force));
   const holder = agentHolding(db, bead.id);
   if (holder && holdsTarget(holder, target)) return alreadyResult(bead, target, holder, root);
 
@@ -580,16 +605,7 @@ async function slingToPolecat(
       warnings,
     };
   } catch (error) {
-    const result = await rollback(undo);
-    rolledBack.push(...result.done);
-    if (isGtError(error) && result.warnings.length > 0) {
-      throw new GtError(error.code, `${error.message} (and: ${result.warnings.join('; ')})`, {
-        hint: error.hint,
-        details: error.details,
-        cause: error,
-      });
-    }
-    throw error;
+    return rollBackAndRethrow(error, undo, rolledBack);
   }
 }
 
@@ -610,17 +626,7 @@ async function slingToCrew(
   const db = store.db;
   const bead = store.require(beadInput);
   checkSlingable(bead);
-  const rig = requireRigRow(db, target.rig);
-  if (rig.parked) {
-    throw new GtError('GT_E_RIG_PARKED', `rig ${rig.name} is parked: it takes no new work`, {
-      hint: `unpark it first: gt rig unpark ${rig.name}`,
-    });
-  }
-  if (bead.rig && bead.rig !== rig.name && !options.force) {
-    throw new GtError('GT_E_NOT_SLINGABLE', `${bead.id} belongs to rig ${bead.rig}, not ${rig.name}`, {
-      hint: `sling it to ${bead.rig}, or pass --force to work on it in ${rig.name}`,
-    });
-  }
+  const rig = requireRigFor(db, bead, target.rig, Boolean(options.force));
   const id = polecatAddress(rig.name, target.name);
   const crew = getAgent(db, id);
   if (crew?.role !== 'crew') {
@@ -778,16 +784,7 @@ async function slingToCrew(
       warnings,
     };
   } catch (error) {
-    const result = await rollback(undo);
-    rolledBack.push(...result.done);
-    if (isGtError(error) && result.warnings.length > 0) {
-      throw new GtError(error.code, `${error.message} (and: ${result.warnings.join('; ')})`, {
-        hint: error.hint,
-        details: error.details,
-        cause: error,
-      });
-    }
-    throw error;
+    return rollBackAndRethrow(error, undo, rolledBack);
   }
 }
 
@@ -914,8 +911,7 @@ async function slingToMayor(
       warnings,
     };
   } catch (error) {
-    rolledBack.push(...(await rollback(undo)).done);
-    throw error;
+    return rollBackAndRethrow(error, undo, rolledBack);
   }
 }
 

@@ -2,6 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { BD_BIN } from './bd';
 
 /**
  * A sandbox for integration tests of the real `gt` binary: its own HOME and global git config (so the
@@ -137,4 +138,22 @@ export async function makeTown(options: { rig?: boolean } = {}): Promise<Sandbox
     if (add.code !== 0) throw new Error(`gt rig add failed: ${add.stderr}`);
   }
   return { ...sandbox, town };
+}
+
+/** `bd` run asynchronously in a town (so tmux sessions keep running meanwhile), and a bead factory for a rig. */
+export function townBd(cwd: () => string, env: () => NodeJS.ProcessEnv, rig = 'app') {
+  const bd = (args: string[]): Promise<Run> =>
+    new Promise((done) => {
+      execFile(process.execPath, [BD_BIN, ...args], { cwd: cwd(), env: env() }, (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      });
+    });
+  const createBead = async (title: string, description = ''): Promise<string> => {
+    const args = ['create', title, '--rig', rig, '--silent'];
+    if (description) args.push('-d', description);
+    const r = await bd(args);
+    if (r.code !== 0) throw new Error(`bd create failed: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  return { bd, createBead };
 }

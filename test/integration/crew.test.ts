@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { BD_BIN } from '../helpers/bd';
-import { makeTown, type Run, type Sandbox } from '../helpers/gt';
+import type { CrewJson } from '../../src/services/crew';
+import { makeTown, type Sandbox, townBd } from '../helpers/gt';
 import { until } from '../helpers/wait';
 
 /**
@@ -14,19 +13,6 @@ import { until } from '../helpers/wait';
  * model. Requires `npm run build` first.
  */
 const SLOW = 90_000;
-
-interface CrewJson {
-  id: string;
-  rig: string;
-  name: string;
-  state: string;
-  hooked_bead: string | null;
-  branch: string | null;
-  worktree: string | null;
-  session: string | null;
-  agent: string | null;
-  model: string | null;
-}
 
 interface SlingJson {
   results: Array<{
@@ -47,19 +33,10 @@ describe('crew: gt crew add|list|remove, gt sling <bead> <rig>/<crew>', () => {
   let bare: string;
   let ledger: Database.Database;
 
-  const bd = (args: string[]): Promise<Run> =>
-    new Promise((done) => {
-      execFile(process.execPath, [BD_BIN, ...args], { cwd: town, env: sb.env }, (error, stdout, stderr) => {
-        done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-      });
-    });
-  const createBead = async (title: string, description = ''): Promise<string> => {
-    const args = ['create', title, '--rig', 'app', '--silent'];
-    if (description) args.push('-d', description);
-    const r = await bd(args);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout.trim();
-  };
+  const { createBead } = townBd(
+    () => town,
+    () => sb.env,
+  );
   const beadRow = (id: string) =>
     ledger.prepare('SELECT status, assignee FROM beads WHERE id = ?').get(id) as {
       status: string;

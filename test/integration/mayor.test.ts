@@ -3,6 +3,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { MayorStartResult, MayorStatus } from '../../src/services/mayor';
 import { BD_BIN } from '../helpers/bd';
 import { GT_BIN, makeTown, type Sandbox } from '../helpers/gt';
 
@@ -10,30 +11,9 @@ import { GT_BIN, makeTown, type Sandbox } from '../helpers/gt';
  * `gt mayor start|stop|status` end to end: the real built gt in a town made by `gt install`, the `sim`
  * agent as the Mayor, real tmux on the town's private socket. Requires `npm run build` first.
  */
-interface Status {
-  state: string;
-  running: boolean;
-  session: string;
-  session_exists: boolean;
-  runtime: string;
-  preset: string | null;
-  model: string | null;
-  pid: number | null;
-  exit_code: number | null;
-  started_at: string | null;
-  uptime_ms: number | null;
-  restarts: number;
-  recorded_state: string | null;
-  cwd: string;
-  socket: string | null;
-  configured: { preset: string; model: string | null; runtime: string } | null;
-}
-interface StartResult {
-  started: boolean;
-  already_running: boolean;
-  status: Status;
-  start?: { ready: boolean | null; session: string; cwd: string };
-}
+/** The JSON shapes `gt mayor status|start --json` print. */
+type Status = MayorStatus;
+type StartResult = MayorStartResult;
 
 async function until<T>(
   what: string,

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { BD_BIN } from '../helpers/bd';
-import { makeTown, type Run, type Sandbox } from '../helpers/gt';
+import { makeTown, type Sandbox, townBd } from '../helpers/gt';
 import { until } from '../helpers/wait';
 
 /**
@@ -47,19 +46,10 @@ describe('the work loop: sling → sim polecats → gt done → merge requests',
   let mainSha: string;
   let ledger: Database.Database;
 
-  const bd = (args: string[]): Promise<Run> =>
-    new Promise((done) => {
-      execFile(process.execPath, [BD_BIN, ...args], { cwd: town, env: sb.env }, (error, stdout, stderr) => {
-        done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-      });
-    });
-  const createBead = async (title: string, description = ''): Promise<string> => {
-    const args = ['create', title, '--rig', 'app', '--silent'];
-    if (description) args.push('-d', description);
-    const r = await bd(args);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout.trim();
-  };
+  const { bd, createBead } = townBd(
+    () => town,
+    () => sb.env,
+  );
   const bead = async (id: string) => {
     const r = await bd(['show', id, '--json']);
     assert.equal(r.code, 0, r.stderr);
