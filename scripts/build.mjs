@@ -5,7 +5,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 // Entry points that exist in this checkout (later subsystems add theirs here).
-const entries = { gt: 'src/cli/gt/main.ts', bd: 'src/cli/bd/main.ts', sim: 'src/runtime/sim/main.ts' };
+const entries = {
+  gt: 'src/cli/gt/main.ts',
+  bd: 'src/cli/bd/main.ts',
+  sim: 'src/runtime/sim/main.ts',
+  daemon: 'src/daemon/entry.ts',
+};
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
 
 /**

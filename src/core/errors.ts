@@ -71,7 +71,15 @@ export type ErrorCode =
   | 'GT_E_PUSH_FAILED'
   | 'GT_E_MR_NOT_FOUND'
   | 'GT_E_MR_STATE'
-  | 'GT_E_REFINERY_BUSY';
+  | 'GT_E_ALREADY_REJECTED'
+  | 'GT_E_REFINERY_BUSY'
+  // the daemon (up/down, scheduler, emergency stop, demo)
+  | 'GT_E_NOT_BUILT'
+  | 'GT_E_DAEMON_RUNNING'
+  | 'GT_E_DAEMON_LOCK'
+  | 'GT_E_DAEMON_START'
+  | 'GT_E_PAUSED'
+  | 'GT_E_DEMO_FAILED';
 
 export interface GtErrorOptions {
   hint?: string;

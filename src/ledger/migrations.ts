@@ -386,6 +386,49 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX merge_requests_followup ON merge_requests (rig, id) WHERE followup = 'pending';
     `,
   },
+  {
+    version: 7,
+    description: 'daemon: witness evidence, emergency stop, sling queue, town activity',
+    sql: `
+      -- The Witness's evidence and recovery ladder per agent (docs/daemon.md). progress_mark fingerprints
+      -- the evidence last seen (branch head, worktree status, output sizes); progress_at is when it last
+      -- changed. hook_restarts counts recovery restarts on the current hook (reset by each sling).
+      ALTER TABLE agents ADD COLUMN health        TEXT;
+      ALTER TABLE agents ADD COLUMN progress_mark TEXT;
+      ALTER TABLE agents ADD COLUMN progress_at   INTEGER;
+      ALTER TABLE agents ADD COLUMN nudged_at     INTEGER;
+      ALTER TABLE agents ADD COLUMN hook_restarts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE agents ADD COLUMN escalated_at  INTEGER;
+      -- 'gt stop --all' records the state it stopped an agent in, so 'gt resume' restarts exactly those.
+      ALTER TABLE agents ADD COLUMN paused_from   TEXT;
+
+      -- Slings waiting for capacity (or for 'gt resume'); the scheduler dispatches them in priority order.
+      CREATE TABLE sling_queue (
+        id           INTEGER PRIMARY KEY,
+        bead_id      TEXT    NOT NULL UNIQUE REFERENCES beads (id) ON UPDATE CASCADE ON DELETE CASCADE,
+        target       TEXT    NOT NULL,
+        agent        TEXT,
+        model        TEXT,
+        requested_by TEXT    NOT NULL,
+        created_at   INTEGER NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT
+      ) STRICT;
+
+      -- What the daemon's controllers did (recoveries, dispatches, stops), for 'gt feed' and 'gt status'.
+      CREATE TABLE activity (
+        id     INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        kind   TEXT    NOT NULL CHECK (length(kind) BETWEEN 1 AND 50),
+        actor  TEXT    NOT NULL,
+        rig    TEXT,
+        agent  TEXT,
+        bead   TEXT,
+        detail TEXT    NOT NULL DEFAULT ''
+      ) STRICT;
+      CREATE INDEX activity_kind ON activity (kind, id);
+    `,
+  },
 ];
 
 export const LATEST_LEDGER_VERSION = MIGRATIONS.length;

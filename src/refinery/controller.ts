@@ -24,6 +24,7 @@ import { onBeadsClosed } from '../services/convoy';
 import { createEscalation } from '../services/escalation';
 import { crashPoint } from '../services/faults';
 import { SYSTEM_SENDER, sendMail } from '../services/mail';
+import { loadNotifyConfig } from '../services/notify';
 import { gateTimeoutMs, loadRigConfigFile, type RigConfig } from '../town/config';
 import { rigLayout, townLayout } from '../town/layout';
 import { requireRigRow } from '../town/rig-store';
@@ -1061,7 +1062,13 @@ export class Refinery {
         this.followRejected(mr);
       }
     }
-    if (closed.length > 0) await onBeadsClosed(this.store, closed, { root: this.root });
+    // Convoys these merges complete land now, and the town's [notify] command hears about it.
+    if (closed.length > 0) {
+      await onBeadsClosed(this.store, closed, {
+        root: this.root,
+        notify: loadNotifyConfig(this.root).config,
+      });
+    }
     return pending.length;
   }
 

@@ -39,12 +39,24 @@ export interface GateRunResult {
 
 const TAIL_BYTES = 16 * 1024;
 
-/** The environment a gate sees: the caller's, minus the Refinery credential and git redirections. */
+/**
+ * The environment a gate sees: the caller's, minus the Refinery credential, git redirections and a test
+ * runner's context. (node:test sets NODE_TEST_CONTEXT in its children; a gate that runs `node --test` with
+ * it inherited reports to that parent and exits 0 even when its tests fail — a red gate read as green.)
+ */
+const GATE_ENV_DROPPED = [
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_INDEX_FILE',
+  'GIT_COMMON_DIR',
+  'GT_FAULT',
+  'NODE_TEST_CONTEXT',
+];
+
 export function gateEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
   delete env[REFINERY_TOKEN_ENV];
-  for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR', 'GT_FAULT'])
-    delete env[name];
+  for (const name of GATE_ENV_DROPPED) delete env[name];
   return env;
 }
 

@@ -174,6 +174,28 @@ export async function submitDone(
       hint: 'commit your work first; if the bead needs no change, say so with gt escalate',
     });
   }
+  // The exact commit the Refinery already turned down: submitting it again could only fail again (and
+  // would leave the bead in review with nothing in the queue). Rework means a new commit.
+  const rejected = prepared<
+    [string, string],
+    { id: number; rejected_reason: string | null; detail: string | null }
+  >(
+    db,
+    `SELECT m.id, m.rejected_reason, (SELECT e.detail FROM mr_events e WHERE e.mr_id = m.id AND e.to_state = 'rejected'
+        ORDER BY e.id DESC LIMIT 1) AS detail
+       FROM merge_requests m WHERE m.bead_id = ? AND m.head_sha = ? AND m.state = 'rejected'`,
+  ).get(bead.id, head);
+  if (rejected) {
+    const why = [rejected.rejected_reason, rejected.detail].filter(Boolean).join(': ') || 'rejected';
+    throw new GtError(
+      'GT_E_ALREADY_REJECTED',
+      `merge request #${rejected.id} for this exact commit (${head.slice(0, 12)}) was rejected (${oneLine(why).slice(0, 300)})`,
+      {
+        hint: 'read why (gt mail inbox), fix it on your branch and commit, then gt done again',
+        details: { mr: rejected.id, head_sha: head },
+      },
+    );
+  }
 
   // 2. Push (idempotent) and verify.
   let push: DoneResult['push'] = 'already-pushed';

@@ -3,7 +3,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { GtError } from '../core/errors';
 import { type Db, prepared } from '../ledger/open';
 import type { AgentRow } from '../runtime/agent-rows';
-import { loadRigConfigFile, loadTownConfig } from '../town/config';
+import { loadRigConfigFile, loadTownConfig, maxPolecats } from '../town/config';
 import { rigLayout, townLayout } from '../town/layout';
 import { checkName } from '../town/names';
 
@@ -100,7 +100,7 @@ export function capacityFor(root: string, rig: string): Capacity {
   const rigFile = rigLayout(root, rig).config;
   const rigConfig = existsSync(rigFile) ? loadRigConfigFile(rigFile) : undefined;
   return {
-    town: town.scheduler.max_polecats,
+    town: maxPolecats(town),
     rig: rigConfig?.scheduler?.max_polecats ?? town.scheduler.max_polecats_per_rig ?? null,
   };
 }

@@ -4,6 +4,7 @@ import { fenceUntrusted } from '../core/fence';
 import { oneLine } from '../core/text';
 import { type Db, prepared } from '../ledger/open';
 import { toRfc3339 } from '../ledger/time';
+import { REWORK_REASONS } from '../refinery/ledger';
 import type { AgentRow } from '../runtime/agent-rows';
 import { loadRigConfigFile } from '../town/config';
 import { rigLayout } from '../town/layout';
@@ -37,6 +38,17 @@ export interface HookInfo {
   branch: string | null;
   worktree: string | null;
   session: string | null;
+  /**
+   * Which attempt at the hooked bead this is: the Witness's recovery restarts on this hook
+   * (agents.hook_restarts) and the bead's merge requests rejected for rework. The sim agent's `first` and
+   * `rework` steps read it (docs/sim-agent.md). Null when nothing is hooked.
+   */
+  attempt?: HookAttempt | null;
+}
+
+export interface HookAttempt {
+  restarts: number;
+  rework: number;
 }
 
 export interface PrimeInfo extends HookInfo {
@@ -93,7 +105,25 @@ export function hookInfo(root: string, db: Db, identity: Identity): HookInfo {
     branch: row?.branch ?? null,
     worktree: row ? worktreePath(root, row) : null,
     session: row?.session ?? null,
+    attempt: bead ? hookAttempt(db, row, bead.id) : null,
   };
+}
+
+function hookAttempt(db: Db, row: AgentRow | undefined, beadId: string): HookAttempt {
+  const restarts =
+    row && row.hooked_bead === beadId
+      ? (prepared<[string], number>(db, 'SELECT hook_restarts FROM agents WHERE id = ?')
+          .pluck()
+          .get(row.id) ?? 0)
+      : 0;
+  const rework = prepared<[string], number>(
+    db,
+    `SELECT count(*) FROM merge_requests WHERE bead_id = ? AND state = 'rejected'
+       AND rejected_reason IN (${REWORK_REASONS.map((r) => `'${r}'`).join(',')})`,
+  )
+    .pluck()
+    .get(beadId) as number;
+  return { restarts, rework };
 }
 
 export function identityFor(root: string, env: NodeJS.ProcessEnv, cwd: string, agentArg?: string): Identity {
@@ -233,6 +263,15 @@ export function renderPrime(info: Omit<PrimeInfo, 'text'>): string {
       );
       if (info.branch)
         out.push(`Branch: ${oneLine(info.branch)}   Checkout: ${oneLine(info.worktree ?? '')}`);
+      const attempt = info.attempt;
+      if (attempt && (attempt.restarts > 0 || attempt.rework > 0)) {
+        const said: string[] = [];
+        if (attempt.restarts > 0)
+          said.push(`the Witness restarted your session ${attempt.restarts} time(s) on this hook`);
+        if (attempt.rework > 0)
+          said.push(`the Refinery rejected ${attempt.rework} merge request(s) of it (see your mail)`);
+        out.push(`Not your first attempt: ${said.join('; ')}. Continue from your checkout as it is.`);
+      }
       out.push('');
       out.push(fenceUntrusted(`Title of bead ${b.id}`, b.title));
       out.push('');

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Bead } from '../core/bead';
 import { GtError, isGtError } from '../core/errors';
 import { oneLine } from '../core/text';
+import { pauseState } from '../daemon/pause';
 import { crewBranch, switchCrewToBead } from '../git/crew-checkout';
 import { createPolecatCheckout, polecatBranch, removePolecatCheckout } from '../git/polecat-checkout';
 import { installGuardHooks } from '../guard/install';
@@ -33,6 +34,7 @@ import {
   polecatAddress,
   worktreePath,
 } from './polecats';
+import { dequeueBead, enqueueSling, type QueuedSling } from './sling-queue';
 
 /**
  * `gt sling <bead…> <target>`: put a bead on an agent's hook and start it working (DESIGN §4.2).
@@ -57,6 +59,8 @@ export interface SlingOptions {
   model?: string;
   force?: boolean;
   noStart?: boolean;
+  /** At capacity or while the town is paused, queue the sling (status 'queued') instead of failing. */
+  queue?: boolean;
 }
 
 export type SlingTarget =
@@ -69,8 +73,9 @@ export interface SlingResult {
   bead: string;
   title: string;
   target: string;
-  agent: string;
-  status: 'slung' | 'already-hooked';
+  /** null while queued. */
+  agent: string | null;
+  status: 'slung' | 'already-hooked' | 'queued';
   rig: string | null;
   polecat: string | null;
   /** The crew member's name, when slung to crew. */
@@ -83,6 +88,8 @@ export interface SlingResult {
   session: { name: string; runtime: string; preset: string; model: string | null; started: boolean } | null;
   moved_from: string | null;
   warnings: string[];
+  /** Set when status is 'queued': the queue entry, its position and why it waits. */
+  queued?: QueuedSling & { code: string };
 }
 
 export interface SlingFailure {
@@ -246,6 +253,59 @@ function gtBin(): string | undefined {
   return existsSync(bin) ? bin : undefined;
 }
 
+/** While the town is paused (gt stop --all) nothing new starts; --no-start starts nothing, so it may go. */
+function assertNotPaused(db: Db, options: SlingOptions): void {
+  if (options.noStart) return;
+  const pause = pauseState(db);
+  if (!pause.paused) return;
+  throw new GtError(
+    'GT_E_PAUSED',
+    `the town is paused${pause.by ? ` by ${pause.by}` : ''}${pause.since ? ` since ${pause.since}` : ''}: nothing new starts`,
+    {
+      hint: "'gt resume' restarts the stopped agents and dispatch; without --no-queue the sling waits in the queue",
+    },
+  );
+}
+
+/** A sling refused only for lack of room (capacity, pause) waits in the queue instead, when asked to. */
+function queueIfWaiting(
+  ctx: SlingContext,
+  error: GtError,
+  input: string,
+  target: SlingTarget,
+  options: SlingOptions,
+): SlingResult | null {
+  if (!options.queue || options.force || options.noStart) return null;
+  if (error.code !== 'GT_E_CAPACITY' && error.code !== 'GT_E_PAUSED') return null;
+  const bead = ctx.store.require(input);
+  const stored = target.kind === 'crew' ? `${target.rig}/crew/${target.name}` : target.text;
+  const queued = enqueueSling(ctx.store, {
+    bead: bead.id,
+    target: stored,
+    agent: options.agent,
+    model: options.model,
+    reason: error.message,
+  });
+  return {
+    bead: bead.id,
+    title: bead.title,
+    target: stored,
+    agent: null,
+    status: 'queued',
+    rig: target.kind === 'mayor' ? null : target.rig,
+    polecat: null,
+    reused: false,
+    branch: null,
+    worktree: null,
+    base_sha: null,
+    convoy: null,
+    session: null,
+    moved_from: null,
+    warnings: [],
+    queued: { ...queued, code: error.code },
+  };
+}
+
 interface Reservation {
   row: AgentRow;
   before: AgentRow | null;
@@ -290,6 +350,7 @@ function reserve(
         details: { holder: bead.assignee },
       });
     }
+    assertNotPaused(db, options);
     check();
     const now = nowMs();
     const movedHistory: number[] = [];
@@ -319,7 +380,10 @@ function reserve(
     prepared(
       db,
       `UPDATE agents SET state = 'starting', hooked_bead = @bead, worktree = @worktree, branch = @branch,
-         session = NULL, pid = NULL, updated_at = @now WHERE id = @id`,
+         session = NULL, pid = NULL, updated_at = @now,
+         -- a new hook starts the Witness's ladder afresh (docs/daemon-witness.md)
+         health = NULL, progress_mark = NULL, progress_at = @now, nudged_at = NULL, hook_restarts = 0, escalated_at = NULL
+       WHERE id = @id`,
     ).run({
       bead: bead.id,
       worktree: paths.worktree ?? null,
@@ -543,7 +607,9 @@ async function slingToPolecat(
 
     let started: StartedSession | null = null;
     failPoint('sling:session');
-    if (!options.noStart) {
+    // gt stop --all landed after the reservation: start nothing now; gt resume starts it (paused_from).
+    const pausedMeanwhile = !options.noStart && pauseState(db).paused;
+    if (!options.noStart && !pausedMeanwhile) {
       started = await startAgentSession(root, db, getAgent(db, agent.id)!, {
         override,
         env: {
@@ -561,8 +627,10 @@ async function slingToPolecat(
     } else {
       prepared(
         db,
-        "UPDATE agents SET state = 'stopped', agent = ?, model = ?, updated_at = ? WHERE id = ?",
-      ).run(alloc.agent, alloc.model, nowMs(), agent.id);
+        "UPDATE agents SET state = 'stopped', agent = ?, model = ?, paused_from = ?, updated_at = ? WHERE id = ?",
+      ).run(alloc.agent, alloc.model, pausedMeanwhile ? 'starting' : null, nowMs(), agent.id);
+      if (pausedMeanwhile)
+        warnings.push('the town was paused meanwhile (gt stop --all): gt resume starts it');
     }
     failPoint('sling:after-session');
 
@@ -932,15 +1000,21 @@ export async function slingBeads(
   for (const input of beadInputs) {
     const rolledBack: string[] = [];
     try {
-      outcome.results.push(
+      const result =
         target.kind === 'mayor'
           ? await slingToMayor(ctx, input, target, options, rolledBack)
           : target.kind === 'crew'
             ? await slingToCrew(ctx, input, target, options, rolledBack)
-            : await slingToPolecat(ctx, input, target, options, rolledBack),
-      );
+            : await slingToPolecat(ctx, input, target, options, rolledBack);
+      dequeueBead(ctx.store.db, result.bead); // it no longer waits, if it did
+      outcome.results.push(result);
     } catch (error) {
       if (!isGtError(error)) throw error;
+      const queued = rolledBack.length === 0 ? queueIfWaiting(ctx, error, input, target, options) : null;
+      if (queued) {
+        outcome.results.push(queued);
+        continue;
+      }
       if (beadInputs.length === 1) {
         if (rolledBack.length > 0)
           throw new GtError(error.code, error.message, {

@@ -37,12 +37,45 @@ export const townConfigSchema = z
     roles: rolesSectionSchema,
     scheduler: z
       .object({
-        max_polecats: z.number().int().min(1).max(200).default(4),
+        max_polecats: z.number().int().min(1).max(200).optional(),
+        scale: z
+          .enum(['small', 'medium', 'large'])
+          .optional()
+          .describe('preset for max_polecats: 2, 10 or 30'),
         max_polecats_per_rig: z.number().int().min(1).max(200).optional(),
         poll_interval: duration.default('5s'),
+        feed_convoys: z
+          .boolean()
+          .default(true)
+          .describe('dispatch ready beads of open convoys automatically'),
       })
       .strict()
-      .default({ max_polecats: 4, poll_interval: '5s' }),
+      .refine((s) => s.max_polecats === undefined || s.scale === undefined, {
+        message: 'set either scale or max_polecats, not both (max_polecats is the exact number)',
+        path: ['scale'],
+      })
+      .default({ poll_interval: '5s', feed_convoys: true }),
+    witness: z
+      .object({
+        stall_after: duration.default('5m').describe('hooked work with no progress for this long is stalled'),
+        nudge_grace: duration.default('2m').describe('after a nudge, how long to wait for progress'),
+        max_restarts: z.number().int().min(0).max(100).default(3),
+        check_interval: duration.default('2s').describe('how often sessions are checked for liveness'),
+      })
+      .strict()
+      .default({ stall_after: '5m', nudge_grace: '2m', max_restarts: 3, check_interval: '2s' }),
+    daemon: z
+      .object({
+        log_max_bytes: z
+          .number()
+          .int()
+          .min(4096)
+          .default(10 * 1024 * 1024),
+        log_keep: z.number().int().min(0).max(50).default(3),
+        reescalate_after: duration.default('30m').describe('unacknowledged escalations are raised again'),
+      })
+      .strict()
+      .default({ log_max_bytes: 10 * 1024 * 1024, log_keep: 3, reescalate_after: '30m' }),
     budget: z
       .object({
         daily_usd: z.number().min(0).default(50),
@@ -138,6 +171,10 @@ const EXAMPLES: Record<string, string> = {
   'commands.*.command': '[commands.gate]\ncommand = "npm test"',
   'commands.*.timeout': '[commands.gate]\ntimeout = "30m"',
   'scheduler.*': '[scheduler]\nmax_polecats = 4',
+  'scheduler.scale': '[scheduler]\nscale = "medium"   # and no max_polecats',
+  'scheduler.feed_convoys': '[scheduler]\nfeed_convoys = true',
+  'witness.*': '[witness]\nstall_after = "5m"\nnudge_grace = "2m"\nmax_restarts = 3\ncheck_interval = "2s"',
+  'daemon.*': '[daemon]\nlog_max_bytes = 10485760\nlog_keep = 3\nreescalate_after = "30m"',
   'refinery.*':
     '[refinery]\nbatch_min = 1\nbatch_max = 8\nmax_rework = 3\ngate_parallelism = 1\nparallel_bisection = false',
   'budget.*': '[budget]\ndaily_usd = 50',
@@ -301,6 +338,16 @@ export function loadTownConfig(root: string): TownConfig {
 
 export function loadRigConfigFile(file: string): RigConfig {
   return loadConfig(file, rigConfigSchema, 'rig config').value;
+}
+
+/** Polecats a scale preset allows at once. */
+export const SCALE_PRESETS = { small: 2, medium: 10, large: 30 } as const;
+export const DEFAULT_MAX_POLECATS = 4;
+
+/** The town-wide polecat cap: max_polecats, else the scale preset, else 4. */
+export function maxPolecats(config: TownConfig): number {
+  const s = config.scheduler;
+  return s.max_polecats ?? (s.scale ? SCALE_PRESETS[s.scale] : DEFAULT_MAX_POLECATS);
 }
 
 export function gateTimeoutMs(config: RigConfig, kind: GateKind): number {

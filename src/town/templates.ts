@@ -29,10 +29,21 @@ agent = "claude"
 agent = "claude"
 
 [scheduler]
-# At most this many polecats work at once across the town.
+# At most this many polecats work at once across the town. Or, instead of max_polecats, a scale
+# preset: scale = "small" (2), "medium" (10) or "large" (30).
 max_polecats = 4
-# How often the scheduler looks for ready work.
+# How often the scheduler looks for ready work (it also wakes on every ledger change).
 poll_interval = "5s"
+# Dispatch the ready beads of open convoys automatically, by priority, as capacity frees.
+feed_convoys = true
+
+[witness]
+# A polecat with hooked work and no progress (commits, file changes, output) for this long is stalled:
+# nudged, then restarted on the same hook and worktree after nudge_grace, at most max_restarts times,
+# then escalated.
+stall_after = "5m"
+nudge_grace = "2m"
+max_restarts = 3
 
 [budget]
 # Hard spending caps in US dollars; work stops being dispatched when one is reached (0 = no cap).

@@ -40,6 +40,7 @@ const SCRUB = [
   'BD_JSON',
   'TMUX',
   'GT_REFINERY_TOKEN',
+  'NODE_TEST_CONTEXT', // set by node:test in test files; a gate's `node --test` would then exit 0 even when red
 ];
 
 export function makeSandbox(): Sandbox {

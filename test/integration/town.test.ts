@@ -150,7 +150,7 @@ describe('town discovery and configuration', async () => {
     assert.match(result.stderr, /e\.g\. \[scheduler\]/);
     assert.match(
       result.stderr,
-      /scheduler2: unknown key \(known keys: name, ledger, agents, roles, scheduler, budget, notify\)/,
+      /scheduler2: unknown key \(known keys: name, ledger, agents, roles, scheduler, witness, daemon, budget, notify\)/,
     );
 
     writeFileSync(tomlPath, 'name = "x"\n[budget\ndaily_usd = 1\n');

@@ -294,6 +294,18 @@ describe('the work loop: sling → sim polecats → gt done → merge requests',
     assert.equal(resumed.agent_state, 'done');
     assert.equal(mrs(id).length, 1);
 
+    // The Refinery turned this exact commit down: gt done refuses to submit it again; a new commit goes.
+    const mr = mrs(id)[0]!;
+    await gtOk(['mq', 'reject', String(mr.id), '--reason', 'not like this']);
+    const refused = await gtFails(['done'], 'GT_E_ALREADY_REJECTED', env);
+    assert.match(refused.error, /not like this/);
+    assert.equal(mrs(id).length, 1, 'no new merge request for the rejected commit');
+    writeFileSync(join(wt, 'package.json'), '{"name":"app","changed":"again"}\n');
+    sb.git(['commit', '-qam', 'rework'], wt);
+    const reworked = await gtOk(['done'], env);
+    assert.equal(reworked.mr.created, true);
+    assert.equal(mrs(id).length, 2);
+
     // Crash after recording: a re-run converges on the same MR.
     const id2 = await createBead('Crash later');
     const s2: SlingJson = await gtOk(['sling', id2, 'app', '--no-start']);
@@ -454,7 +466,7 @@ describe('the work loop: sling → sim polecats → gt done → merge requests',
       const busy = await createBead('Long work', '```sim\nhang\n```');
       await gtOk(['sling', busy, 'app']);
       const waiting = await createBead('Waiting work');
-      const err = await gtFails(['sling', waiting, 'app'], 'GT_E_CAPACITY');
+      const err = await gtFails(['sling', waiting, 'app', '--no-queue'], 'GT_E_CAPACITY'); // queued without it
       assert.match(err.error, /1 of 1 polecats/);
       assert.equal((await bead(waiting)).status, 'open');
     } finally {

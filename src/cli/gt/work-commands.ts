@@ -11,6 +11,7 @@ interface SlingFlags {
   model?: string;
   force?: boolean;
   start?: boolean;
+  queue?: boolean;
 }
 
 async function slingCommand(args: string[], flags: SlingFlags): Promise<CommandResult> {
@@ -30,6 +31,7 @@ async function slingCommand(args: string[], flags: SlingFlags): Promise<CommandR
       model: flags.model,
       force: flags.force,
       noStart: flags.start === false,
+      queue: flags.queue !== false,
     }),
   );
   const warnings: string[] = [];
@@ -46,6 +48,8 @@ async function slingCommand(args: string[], flags: SlingFlags): Promise<CommandR
         .map((r) => {
           if (r.status === 'already-hooked')
             return `${r.bead} is already on the hook of ${r.agent} (nothing to do)`;
+          if (r.status === 'queued')
+            return `queued ${r.bead} → ${r.target} (position ${r.queued?.position}): ${r.queued?.reason}\n  ${oneLine(r.title)}`;
           const parts = [`slung ${r.bead} → ${r.agent}${r.reused ? '' : ' (new)'}`];
           if (r.moved_from) parts.push(`moved from ${r.moved_from}`);
           if (r.branch) parts.push(`branch ${r.branch}`);
@@ -187,7 +191,8 @@ export function registerWorkCommands(program: Command): void {
       .option('--agent <preset>', 'agent preset or custom agent for this sling')
       .option('--model <model>', 'model for this sling')
       .option('--force', 'move a bead hooked by another agent (that agent is told by mail)')
-      .option('--no-start', 'hook and prepare the checkout, but start no session'),
+      .option('--no-start', 'hook and prepare the checkout, but start no session')
+      .option('--no-queue', 'fail (GT_E_CAPACITY / GT_E_PAUSED) instead of queueing when full or paused'),
   ).action(action(slingCommand));
 
   withJson(

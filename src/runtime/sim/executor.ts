@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { checkRelativePath, type SimStep, type UsageSpec } from './script';
+import { type AttemptInfo, checkRelativePath, type SimStep, stepApplies, type UsageSpec } from './script';
 
 export interface SimEvent {
   type: string;
@@ -38,6 +38,8 @@ export interface ExecContext {
   bead?: string;
   /** Model recorded in usage when the step names none (the session's GT_MODEL). */
   model?: string;
+  /** Which attempt at the hooked bead this is (for `first` / `rework` steps); absent: the first. */
+  attempt?: AttemptInfo;
   /** Per-command timeout for run/sh/git/gt calls (default 10 minutes). */
   commandTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -221,6 +223,16 @@ export async function executeSteps(steps: readonly SimStep[], ctx: ExecContext):
   const timeoutMs = ctx.commandTimeoutMs;
   let stepsRun = 0;
   for (const step of steps) {
+    if (!stepApplies(step, ctx.attempt)) {
+      ctx.log({
+        type: 'skip',
+        step: step.kind,
+        line: step.line,
+        when: step.when,
+        attempt: ctx.attempt ?? null,
+      });
+      continue;
+    }
     stepsRun++;
     ctx.log({ type: 'step', step: step.kind, line: step.line, ...describeStep(step) });
     try {

@@ -287,6 +287,7 @@ class SimAgent {
     if (process.env.GT_MODEL) ctx.model = process.env.GT_MODEL;
     const beadId = bead?.id ?? process.env.GT_BEAD;
     if (beadId) ctx.bead = beadId;
+    if (bead?.attempt) ctx.attempt = bead.attempt;
     return ctx;
   }
 

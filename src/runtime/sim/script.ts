@@ -8,7 +8,21 @@
  */
 import { oneLine } from '../../core/text';
 
-export type SimStep =
+/**
+ * A step may carry a condition (`first <step>`, `rework <step>`): which attempt at the hooked bead it runs
+ * in. Without one it runs every time.
+ */
+export type SimStep = SimStepBody & { when?: StepCondition };
+
+export type StepCondition = 'first' | 'rework';
+
+/** From `gt hook --json` (`attempt`): recovery restarts on this hook, and the bead's rejected MRs. */
+export interface AttemptInfo {
+  restarts: number;
+  rework: number;
+}
+
+type SimStepBody =
   | { kind: 'write'; line: number; path: string; content: string }
   | { kind: 'append'; line: number; path: string; content: string }
   | { kind: 'edit'; line: number; path: string; lineNo: number; content: string }
@@ -29,6 +43,20 @@ export type SimStep =
   | { kind: 'exit'; line: number; code: number };
 
 export type SimStepKind = SimStep['kind'];
+
+export const STEP_CONDITIONS: readonly StepCondition[] = ['first', 'rework'];
+
+/**
+ * Does a step run in this attempt? `first`: only in the first session on the hook (no recovery restart
+ * yet and no rejected merge request); `rework`: only once the bead has a rejected merge request. Without
+ * attempt information (no gt, an older gt) it is the first attempt.
+ */
+export function stepApplies(step: Pick<SimStep, 'when'>, attempt: AttemptInfo | undefined): boolean {
+  const a = attempt ?? { restarts: 0, rework: 0 };
+  if (step.when === 'first') return a.restarts === 0 && a.rework === 0;
+  if (step.when === 'rework') return a.rework > 0;
+  return true;
+}
 
 export interface UsageSpec {
   /** Absent: the session's model (GT_MODEL) or "sim". */
@@ -221,7 +249,7 @@ function parseLine(words: string[], line: number): SimStep | string {
   const [verb, ...args] = words as [string, ...string[]];
   const usage = STEP_HELP[verb as SimStepKind];
   if (usage === undefined) {
-    return `unknown step "${verb.slice(0, 40)}" (steps: ${STEP_KINDS.join(', ')})`;
+    return `unknown step "${verb.slice(0, 40)}" (steps: ${STEP_KINDS.join(', ')}; prefixes: ${STEP_CONDITIONS.join(', ')})`;
   }
   const want = (ok: boolean): string | undefined => (ok ? undefined : `usage: ${usage}`);
   const pathError = (p: string | undefined): string | undefined =>
@@ -371,9 +399,23 @@ export function parseSimScript(text: string): ParseResult {
       return;
     }
     if (tokens.words.length === 0) return;
-    const step = parseLine(tokens.words, line);
+    let words = tokens.words;
+    let when: StepCondition | undefined;
+    if ((STEP_CONDITIONS as readonly string[]).includes(words[0]!)) {
+      when = words[0] as StepCondition;
+      words = words.slice(1);
+      if (words.length === 0) {
+        errors.push({ line, message: `usage: ${when} <step> (e.g. ${when} hang)` });
+        return;
+      }
+      if ((STEP_CONDITIONS as readonly string[]).includes(words[0]!)) {
+        errors.push({ line, message: `one condition per step ("${when} ${words[0]}" given)` });
+        return;
+      }
+    }
+    const step = parseLine(words, line);
     if (typeof step === 'string') errors.push({ line, message: step });
-    else steps.push(step);
+    else steps.push(when ? { ...step, when } : step);
   });
   if (steps.length > SCRIPT_LIMITS.maxSteps) {
     errors.push({ line: 0, message: `more than ${SCRIPT_LIMITS.maxSteps} steps` });
@@ -390,6 +432,8 @@ export interface BeadInfo {
   id: string;
   title: string;
   description: string;
+  /** Which attempt this is, when gt said (HookInfo.attempt). */
+  attempt?: AttemptInfo;
 }
 
 /** A bead id safe to use in a file name; anything else becomes "bead". */
@@ -442,12 +486,21 @@ export function beadFromHookJson(text: string): BeadInfo | undefined {
   for (const candidate of candidates) {
     const c = obj(candidate);
     if (c && typeof c.id === 'string' && c.id.length > 0) {
-      return {
+      const info: BeadInfo = {
         id: c.id,
         title: typeof c.title === 'string' ? c.title : '',
         description: typeof c.description === 'string' ? c.description : '',
       };
+      const attempt = attemptFrom(obj(root.attempt) ?? obj(hook?.attempt));
+      if (attempt) info.attempt = attempt;
+      return info;
     }
   }
   return undefined;
+}
+
+function attemptFrom(value: Record<string, unknown> | undefined): AttemptInfo | undefined {
+  if (!value) return undefined;
+  const count = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0);
+  return { restarts: count(value.restarts), rework: count(value.rework) };
 }
