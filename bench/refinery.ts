@@ -5,7 +5,7 @@
  * identical MR sets. Reported: gate runs per merged MR, enqueue → main time (median, p95) in units of T,
  * and whether main stayed green (every first-parent commit passed the gate). Prints figures; asserts nothing.
  *
- *   npm run bench -- refinery        or      node --import tsx bench/refinery.ts [--t 0.3] [--mrs 32] [--parallel 3]
+ *   npm run bench -- refinery   or   node --import tsx bench/refinery.ts [--t 0.3] [--mrs 32] [--parallel 3] [--bisect] [--p 0.1]
  * Batch mode runs with `[refinery] gate_parallelism = --parallel` (speculative parallel gate runs).
  * Needs `npm run build` (the town is made with the real gt install / gt rig add).
  */
@@ -58,11 +58,16 @@ async function runOne(
   n: number,
   tSeconds: number,
   parallelism: number,
+  parallelBisection = false,
 ): Promise<Figures> {
   const t = await makeRefineryTown();
   try {
     // Batch mode runs with speculative parallel gates (naive mode always runs one gate at a time).
-    if (mode === 'batch') t.configure({ extra: `[refinery]\ngate_parallelism = ${parallelism}` });
+    if (mode === 'batch') {
+      t.configure({
+        extra: `[refinery]\ngate_parallelism = ${parallelism}\nparallel_bisection = ${parallelBisection}`,
+      });
+    }
     const broken = brokenSet(n, p, 7 + Math.round(p * 100));
     const ids: number[] = [];
     for (let i = 0; i < n; i++) ids.push((await t.addMr({ name: `m${i}`, broken: broken.has(i) })).mr);
@@ -114,21 +119,23 @@ export async function runRefineryBench(argv: string[] = []): Promise<void> {
       mrs: { type: 'string', default: '32' },
       parallel: { type: 'string', default: '3' },
       p: { type: 'string', multiple: true },
+      bisect: { type: 'boolean', default: false },
     },
     allowPositionals: true,
   });
   const tSeconds = Number(values.t);
   const n = Number(values.mrs);
   const parallelism = Number(values.parallel);
+  const parallelBisection = Boolean(values.bisect);
   console.log(
-    `synthetic rig: gate = sleep ${tSeconds}s (T), ${n} MRs enqueued at once; times in units of T; batch mode: gate_parallelism = ${parallelism}`,
+    `synthetic rig: gate = sleep ${tSeconds}s (T), ${n} MRs enqueued at once; times in units of T; batch mode: gate_parallelism = ${parallelism}, parallel_bisection = ${parallelBisection}`,
   );
   console.log('mode   p     merged rejected gate-runs runs/merged  median(T)  p95(T)  wall(T)  main-green');
   const rows: Figures[] = [];
   const ps = values.p?.length ? values.p.map(Number) : [0, 0.1, 0.3];
   for (const p of ps) {
     for (const mode of ['batch', 'naive'] as const) {
-      const f = await runOne(mode, p, n, tSeconds, parallelism);
+      const f = await runOne(mode, p, n, tSeconds, parallelism, parallelBisection);
       rows.push(f);
       console.log(
         `${f.mode.padEnd(6)} ${`${Math.round(p * 100)}%`.padEnd(5)} ${String(f.merged).padStart(6)} ${String(f.rejected).padStart(8)} ${String(f.gateRuns).padStart(9)} ${f.runsPerMerged.toFixed(3).padStart(11)} ${f.medianT.toFixed(1).padStart(10)} ${f.p95T.toFixed(1).padStart(7)} ${f.wallT.toFixed(1).padStart(8)}  ${f.green ? 'yes' : 'NO'}`,
