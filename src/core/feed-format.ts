@@ -1,3 +1,5 @@
+import type { MrEventRow as LedgerMrEventRow } from '../refinery/ledger';
+import type { BeadEvent } from './bead';
 import { oneLine, truncate } from './text';
 
 /**
@@ -44,15 +46,7 @@ function parseJson(text: string | null): Record<string, unknown> | null {
 
 // ---- bead events -----------------------------------------------------------------------------
 
-export interface BeadEventRow {
-  id: number;
-  issue_id: string;
-  event_type: string;
-  actor: string;
-  old_value: string | null;
-  new_value: string | null;
-  comment: string | null;
-  created_at: number;
+export interface BeadEventRow extends BeadEvent {
   title: string | null;
   issue_type: string | null;
   rig: string | null;
@@ -157,15 +151,7 @@ export function beadEventToFeed(row: BeadEventRow): FeedEvent {
 
 // ---- merge-request events --------------------------------------------------------------------
 
-export interface MrEventRow {
-  id: number;
-  mr_id: number;
-  event: string;
-  from_state: string | null;
-  to_state: string | null;
-  actor: string;
-  detail: string | null;
-  created_at: number;
+export interface MrEventRow extends LedgerMrEventRow {
   bead_id: string | null;
   rig: string | null;
   agent_id: string | null;

@@ -484,19 +484,7 @@ export class Witness {
       await providerFor(runtimeKind(fresh.runtime), this.ctx.root).kill(session);
       // gt stop --all landed meanwhile: start nothing (it marks the polecat stopped; gt resume restarts it).
       if (this.stillStoppedOrPaused(fresh)) return true;
-      await startAgentSession(this.ctx.root, this.db, fresh, {
-        keepRecorded: true,
-        restarted: true,
-        env: polecatSessionEnv(this.ctx.root, this.db, fresh),
-        prompt,
-      });
-      this.ctx.store.write(() => {
-        prepared(
-          this.db,
-          `UPDATE agents SET progress_mark = NULL, progress_at = ?, nudged_at = NULL, health = 'working'
-           WHERE id = ? AND hooked_bead IS ?`,
-        ).run(Date.now(), row.id, row.hooked_bead);
-      });
+      await this.startOnHook(fresh, row, prompt, true);
       this.ctx.log.warn(
         { controller: this.name, agent: row.id, bead: row.hooked_bead, restart: n },
         `restarted: ${verdict.reason}`,
@@ -573,6 +561,28 @@ export class Witness {
     return true;
   }
 
+  /** Starts the polecat's session again on its hook and worktree, with a fresh stall clock. */
+  private async startOnHook(
+    fresh: AgentRow,
+    row: WitnessRow,
+    prompt: string,
+    restarted: boolean,
+  ): Promise<void> {
+    await startAgentSession(this.ctx.root, this.db, fresh, {
+      keepRecorded: true,
+      restarted,
+      env: polecatSessionEnv(this.ctx.root, this.db, fresh),
+      prompt,
+    });
+    this.ctx.store.write(() => {
+      prepared(
+        this.db,
+        `UPDATE agents SET progress_mark = NULL, progress_at = ?, nudged_at = NULL, health = 'working'
+         WHERE id = ? AND hooked_bead IS ?`,
+      ).run(Date.now(), row.id, row.hooked_bead);
+    });
+  }
+
   /** The Refinery sent the bead back (and mailed why): the same polecat works on it again. */
   private async rework(
     row: WitnessRow,
@@ -589,23 +599,14 @@ export class Witness {
     try {
       if (fresh.session) await providerFor(runtimeKind(fresh.runtime), this.ctx.root).kill(fresh.session);
       if (this.stillStoppedOrPaused(fresh)) return true;
-      await startAgentSession(this.ctx.root, this.db, fresh, {
-        keepRecorded: true,
-        env: polecatSessionEnv(this.ctx.root, this.db, fresh),
-        prompt,
-      });
-      this.ctx.store.write(() => {
-        prepared(
-          this.db,
-          `UPDATE agents SET progress_mark = NULL, progress_at = ?, nudged_at = NULL, health = 'working'
-           WHERE id = ? AND hooked_bead IS ?`,
-        ).run(Date.now(), row.id, row.hooked_bead);
+      await this.startOnHook(fresh, row, prompt, false);
+      this.ctx.store.write(() =>
         this.activity(
           'witness-rework',
           row,
           `${mr?.latest ?? 'rejected'}; ${verdict.reason}: session started again on the same hook and worktree`,
-        );
-      });
+        ),
+      );
       this.retryAt.delete(key);
       this.ctx.log.info(
         { controller: this.name, agent: row.id, bead: row.hooked_bead },
