@@ -266,7 +266,12 @@ describe('refinery: speculative parallel gate runs (gate_parallelism)', { concur
   test('healthy branches: batches stacked on each other run at the same time and land in one pass', async () => {
     await withTown(async (t) => {
       const { times, gate } = timedGate(t);
-      t.configure({ gate, extra: '[refinery]\nbatch_min = 2\nbatch_max = 2\ngate_parallelism = 3' });
+      // A barrier, not a clock: each run waits until all three have started (a minute at most, then it
+      // fails). Run one after another, the first would never see the others and the batch would be red.
+      const barrier = `n=0; while [ "$(grep -c '^start' ${times})" -lt 3 ]; do n=$((n+1)); [ $n -gt 600 ] && exit 1; sleep 0.1; done`;
+      const gated = gate.replace('; sh ', `; ${barrier}; sh `);
+      assert.notEqual(gated, gate);
+      t.configure({ gate: gated, extra: '[refinery]\nbatch_min = 2\nbatch_max = 2\ngate_parallelism = 3' });
       writeFileSync(join(t.dir, 'sleep'), '1');
       const mrs = [];
       for (let i = 0; i < 6; i++) mrs.push(await t.addMr({ name: `s${i}` }));
