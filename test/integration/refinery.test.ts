@@ -300,7 +300,8 @@ describe('refinery: speculative parallel gate runs (gate_parallelism)', { concur
         gate,
         extra: '[refinery]\nbatch_min = 4\nbatch_max = 4\ngate_parallelism = 3\nparallel_bisection = true',
       });
-      writeFileSync(join(t.dir, 'sleep'), '0.5');
+      // Runs of one round start within moments of each other; 2 s keeps them overlapping on a loaded box.
+      writeFileSync(join(t.dir, 'sleep'), '2');
       const mrs = [];
       for (let i = 0; i < 8; i++) mrs.push(await t.addMr({ name: `c${i}`, broken: i === 2 }));
       const passes = await t.refinery().drain();
