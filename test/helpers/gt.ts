@@ -1,7 +1,8 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { listProcesses, processTree } from '../../src/runtime/proctree';
 import { BD_BIN } from './bd';
 
 /**
@@ -42,6 +43,28 @@ const SCRUB = [
   'GT_REFINERY_TOKEN',
   'NODE_TEST_CONTEXT', // set by node:test in test files; a gate's `node --test` would then exit 0 even when red
 ];
+
+/**
+ * Kills every process started for this sandbox (a session launcher names its town's files on its command
+ * line) with all its descendants: a sim scripted to hang ignores the SIGHUP of tmux kill-server.
+ */
+function killProcessesUnder(dir: string): void {
+  const procs = listProcesses();
+  for (const p of procs) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (p.pid === process.pid || !cmdline.includes(dir)) continue;
+    for (const pid of processTree(p.pid, procs)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+  }
+}
 
 export function makeSandbox(): Sandbox {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'gtt-')));
@@ -113,6 +136,7 @@ export function makeSandbox(): Sandbox {
     return repo;
   };
   const cleanup = () => {
+    killProcessesUnder(dir);
     try {
       execFileSync('tmux', ['-S', join(dir, 'town', '.gt', 'tmux.sock'), 'kill-server'], { stdio: 'ignore' });
     } catch {}
