@@ -6,6 +6,7 @@ import { type Db, prepared } from '../ledger/open';
 import { toRfc3339 } from '../ledger/time';
 import { REWORK_REASONS } from '../refinery/ledger';
 import type { AgentRow } from '../runtime/agent-rows';
+import { shellJoin } from '../runtime/claude-hooks';
 import { loadRigConfigFile } from '../town/config';
 import { rigLayout } from '../town/layout';
 import { inbox, type MessageJson, mailForPrompt } from './mail';
@@ -200,6 +201,12 @@ function currentHookStart(db: Db, agent: string, bead: string | undefined): numb
   );
 }
 
+/** A rig command as an agent runs it in its shell: an argv array becomes an equivalent quoted line. */
+function commandLine(command: string | readonly string[] | undefined): string | null {
+  if (command === undefined) return null;
+  return typeof command === 'string' ? command : shellJoin(command);
+}
+
 export function primeInfo(root: string, db: Db, identity: Identity): PrimeInfo {
   const hook = hookInfo(root, db, identity);
   let checks: PrimeInfo['checks'] = { setup: null, sheriff: null, gate: null };
@@ -211,9 +218,9 @@ export function primeInfo(root: string, db: Db, identity: Identity): PrimeInfo {
         const rig = loadRigConfigFile(file);
         defaultBranch = rig.default_branch;
         checks = {
-          setup: rig.commands.setup?.command ?? null,
-          sheriff: rig.commands.sheriff?.command ?? null,
-          gate: rig.commands.gate?.command ?? null,
+          setup: commandLine(rig.commands.setup?.command),
+          sheriff: commandLine(rig.commands.sheriff?.command),
+          gate: commandLine(rig.commands.gate?.command),
         };
       } catch {
         // a broken rig.toml must not keep an agent from starting; gt doctor reports it

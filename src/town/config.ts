@@ -104,12 +104,48 @@ export type GateKind = 'setup' | 'sheriff' | 'gate';
 export const GATE_KINDS: readonly GateKind[] = ['setup', 'sheriff', 'gate'];
 export const DEFAULT_GATE_TIMEOUTS: Record<GateKind, string> = { setup: '10m', sheriff: '5m', gate: '30m' };
 
+const MAX_ARGV = 64;
+/**
+ * A rig's command: a command line (a string, run with `sh -c`) or an argv array (run directly, never
+ * through a shell: its elements reach the program literally). src/refinery/gate-runner.ts runs both.
+ */
+const gateCommandValue = z
+  .union([z.string(), z.array(z.string())], {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'is required but missing'
+        : 'must be a command line (a string) or an argv array of strings',
+  })
+  .superRefine((command, ctx) => {
+    if (typeof command === 'string') {
+      if (command.length === 0) ctx.addIssue('must not be empty (a command line, run with sh -c)');
+      return;
+    }
+    if (command.length === 0)
+      ctx.addIssue('must not be an empty array (argv: the program, then its arguments)');
+    if (command.length > MAX_ARGV) ctx.addIssue(`must have at most ${MAX_ARGV} argv elements`);
+    command.forEach((arg, i) => {
+      if (arg.length === 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: 'must not be empty (each argv element is one argument)',
+        });
+    });
+  })
+  .describe('command line (run with sh -c) or argv array (run without a shell) in a worktree of the rig');
+
 const gateCommandSchema = z
   .object({
-    command: z.string().min(1).describe('shell command run in a worktree of the rig'),
+    command: gateCommandValue,
     timeout: duration.optional(),
   })
   .strict();
+
+/** A rig command as people read it: a command line as written, an argv array as JSON. */
+export function formatGateCommand(command: string | readonly string[]): string {
+  return typeof command === 'string' ? command : JSON.stringify(command);
+}
 
 export const rigConfigSchema = z
   .object({
@@ -168,7 +204,8 @@ const EXAMPLES: Record<string, string> = {
   upstream: 'upstream = "https://github.com/me/app.git"',
   experimental: 'experimental = true',
   'commands.*': '[commands.gate]\ncommand = "npm test"\ntimeout = "30m"',
-  'commands.*.command': '[commands.gate]\ncommand = "npm test"',
+  'commands.*.command':
+    '[commands.gate]\ncommand = "npm test"           # a command line, run with sh -c\n# or: command = ["npm", "test"]   # argv, run directly (never through a shell)',
   'commands.*.timeout': '[commands.gate]\ntimeout = "30m"',
   'scheduler.*': '[scheduler]\nmax_polecats = 4',
   'scheduler.scale': '[scheduler]\nscale = "medium"   # and no max_polecats',

@@ -55,8 +55,14 @@ warn_at_fraction = 0.8
 }
 
 export interface GateCommand {
-  command: string;
+  /** A command line (run with `sh -c`) or an argv array (run directly, never through a shell). */
+  command: string | readonly string[];
   timeout?: string;
+}
+
+/** A TOML value for a rig command: a basic string, or an array of them. */
+export function tomlCommand(command: string | readonly string[]): string {
+  return typeof command === 'string' ? tomlString(command) : `[${command.map(tomlString).join(', ')}]`;
 }
 
 export interface RigTomlInput {
@@ -86,8 +92,9 @@ export function rigTomlText(rig: string, input: RigTomlInput): string {
       : '# true makes this a sandbox rig whose main is never pushed upstream.',
     `experimental = ${input.experimental}`,
     '',
-    '# Commands run with `sh -c` in a worktree of this rig. A gate that cannot run (missing command,',
-    '# exit 127, timeout) counts as a failure.',
+    '# Commands run in a worktree of this rig: a string is a command line, run with `sh -c`; an array',
+    '# such as ["npm", "test"] is an argv, run directly (never through a shell). A gate that cannot run',
+    '# (missing command, exit 127, timeout) counts as a failure.',
     input.detectedFrom.length > 0
       ? `# Detected from: ${input.detectedFrom.join(', ')}.`
       : '# Nothing was detected: fill in at least [commands.gate].',
@@ -98,7 +105,7 @@ export function rigTomlText(rig: string, input: RigTomlInput): string {
     if (command) {
       lines.push(`# ${kind}: ${GATE_COMMENTS[kind]}`);
       lines.push(`[commands.${kind}]`);
-      lines.push(`command = ${tomlString(command.command)}`);
+      lines.push(`command = ${tomlCommand(command.command)}`);
       lines.push(`timeout = ${tomlString(command.timeout ?? DEFAULT_GATE_TIMEOUTS[kind])}`);
     } else {
       lines.push(`# ${kind}: ${GATE_COMMENTS[kind]} (none detected)`);

@@ -28,8 +28,16 @@ export interface RefineryTown {
   gateLog: string;
   store: BeadStore;
   prefix: string;
-  /** Writes rig.toml with the given gate command (default: the controlled gate) and extra TOML. */
-  configure: (options?: { gate?: string; gateTimeout?: string; sheriff?: string; extra?: string }) => void;
+  /**
+   * Writes rig.toml with the given gate command (default: the controlled gate) and extra TOML. A command
+   * is a command line (string) or an argv array.
+   */
+  configure: (options?: {
+    gate?: string | string[];
+    gateTimeout?: string;
+    sheriff?: string | string[];
+    extra?: string;
+  }) => void;
   addMr: (options: MrSpec) => Promise<{ mr: number; bead: string; head: string; branch: string }>;
   refinery: (options?: Partial<RefineryOptions>) => Refinery;
   main: () => string;

@@ -5,10 +5,18 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { makeSandbox, makeTown } from '../helpers/gt';
+import { makeRefineryTown } from '../helpers/refinery-fixtures';
 
 interface Report {
   ok: boolean;
-  checks: Array<{ id: string; status: string; message: string; fixed?: string }>;
+  checks: Array<{
+    id: string;
+    status: string;
+    message: string;
+    hint?: string;
+    fixed?: string;
+    fixError?: string;
+  }>;
 }
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
@@ -40,6 +48,7 @@ describe('gt doctor', async () => {
       'rig:app:repo',
       'rig:app:guard',
       'rig:app:refinery',
+      'rig:app:refinery-scratch',
     ]) {
       assert.match(run.stdout, new RegExp(`^pass\\s+${id}\\s`, 'm'), id);
     }
@@ -172,6 +181,128 @@ describe('gt doctor', async () => {
       assert.match(run.stdout, /^fail\s+town\s+no town found/m);
     } finally {
       outside.cleanup();
+    }
+  });
+});
+
+describe('gt doctor: Refinery scratch worktrees', () => {
+  test('stale scratch worktrees are reported; --fix prunes and removes only what holds nothing unique', async () => {
+    const t = await makeRefineryTown();
+    try {
+      const { git } = t.sb;
+      const refineryToml = (parallelism: number) =>
+        `[refinery]\nbatch_min = 2\nbatch_max = 2\ngate_parallelism = ${parallelism}`;
+      // A real Refinery run with three gate slots: three stacked batches tested at once, in work, work-1, work-2.
+      t.configure({ extra: refineryToml(3) });
+      for (let i = 0; i < 6; i++) await t.addMr({ name: `s${i}` });
+      await t.refinery().drain();
+      const scratch = join(t.town, '.gt', 'refinery', 'app');
+      const clone = join(t.town, 'rigs', 'app', 'refinery');
+      const [work, work1, work2] = ['work', 'work-1', 'work-2'].map((name) => join(scratch, name)) as [
+        string,
+        string,
+        string,
+      ];
+      for (const dir of [work, work1, work2])
+        assert.ok(existsSync(join(dir, '.git')), `the Refinery made ${dir}`);
+      const mainBefore = t.main();
+      const doctor = async (...args: string[]) => {
+        const run = await t.sb.gt(['doctor', '--json', ...args], { cwd: t.town });
+        const report = JSON.parse(run.stdout) as Report;
+        const found = report.checks.find((c) => c.id === 'rig:app:refinery-scratch');
+        assert.ok(found, 'the refinery-scratch check is reported');
+        return { report, scratch: found };
+      };
+      const registered = () =>
+        git(['worktree', 'list', '--porcelain'], clone)
+          .split('\n')
+          .filter((line) => line.startsWith('worktree '))
+          .map((line) => line.slice('worktree '.length));
+
+      const healthy = await doctor();
+      assert.equal(healthy.scratch.status, 'pass', healthy.scratch.message);
+      assert.match(
+        healthy.scratch.message,
+        /3 Refinery scratch worktree\(s\), none stale \(gate_parallelism = 3\)/,
+      );
+
+      // Fewer slots now; work-1 deleted by hand; someone edits a tracked file in work-2.
+      t.configure({ extra: refineryToml(1) });
+      rmSync(work1, { recursive: true, force: true });
+      const tracked = git(['ls-files'], work2).split('\n')[0]!;
+      writeFileSync(join(work2, tracked), 'edited by hand\n');
+      const stale = await doctor();
+      assert.equal(stale.scratch.status, 'warn');
+      assert.match(stale.scratch.message, /2 stale Refinery scratch worktree/);
+      assert.match(stale.scratch.message, /work-1: its directory is gone .*\[fix: prune\]/);
+      assert.match(stale.scratch.message, /work-2: slot 2 is unused \(gate_parallelism = 1\)/);
+      assert.ok(stale.scratch.message.includes(`uncommitted changes to tracked files (${tracked})`));
+      assert.match(stale.scratch.message, /work-2: .*\[kept: it has uncommitted changes/);
+      assert.match(stale.scratch.hint ?? '', /--fix/);
+      const records = stale.report.checks.find((c) => c.id === 'rig:app:worktrees');
+      assert.equal(records?.status, 'pass', 'a scratch record is reported once, by refinery-scratch');
+
+      const fixed = await doctor('--fix');
+      assert.match(fixed.scratch.fixed ?? '', /pruned 1 stale registration\(s\) \(work-1\)/);
+      assert.equal(fixed.scratch.status, 'warn', 'work-2 is still reported');
+      assert.doesNotMatch(fixed.scratch.message, /work-1/);
+      assert.ok(!registered().some((path) => path.endsWith('/work-1')), 'work-1 pruned');
+      assert.equal(readFileSync(join(work2, tracked), 'utf8'), 'edited by hand\n', 'the edit is kept');
+
+      // While a Refinery holds the rig's lock, --fix touches nothing.
+      git(['checkout', '--', tracked], work2);
+      const lock = join(t.town, '.gt', 'locks', 'refinery-app.lock');
+      writeFileSync(lock, String(process.pid));
+      try {
+        const busy = await doctor('--fix');
+        assert.equal(busy.scratch.status, 'warn');
+        assert.match(busy.scratch.hint ?? '', /The Refinery is running/);
+        assert.match(busy.scratch.fixError ?? '', /the Refinery of rig app is running: nothing was removed/);
+        assert.ok(existsSync(join(work2, '.git')), 'kept while the Refinery runs');
+      } finally {
+        unlinkSync(lock);
+      }
+
+      // A commit made in the scratch worktree is on no ref: kept.
+      git(['commit', '--quiet', '--allow-empty', '-m', 'mine'], work2);
+      const mine = await doctor('--fix');
+      assert.equal(mine.scratch.status, 'warn');
+      assert.match(
+        mine.scratch.message,
+        /work-2: .*\[kept: its HEAD [0-9a-f]{12} is on no ref and is not a Refinery merge/,
+      );
+      assert.ok(existsSync(join(work2, '.git')));
+      git(['checkout', '--quiet', '--detach', 'HEAD~1'], work2);
+
+      // A merge in progress, as a killed Refinery leaves it, of a commit a ref of the bare repo holds: removed.
+      git(['fetch', '--quiet', 'origin'], t.dev);
+      git(['checkout', '--quiet', '-B', 'side', 'origin/main'], t.dev);
+      writeFileSync(join(t.dev, 'side.txt'), 'side\n');
+      git(['add', 'side.txt'], t.dev);
+      git(['commit', '--quiet', '-m', 'side'], t.dev);
+      git(['push', '--quiet', 'origin', 'HEAD:refs/heads/polecat/side/x'], t.dev);
+      const side = git(['rev-parse', 'HEAD'], t.dev);
+      git(['fetch', '--quiet', 'origin'], clone);
+      git(['merge', '--quiet', '--no-ff', '--no-commit', side], work2);
+      assert.ok(existsSync(join(clone, '.git', 'worktrees', 'work-2', 'MERGE_HEAD')), 'a merge in progress');
+      const merging = await doctor();
+      assert.match(
+        merging.scratch.message,
+        /work-2: .*a merge in progress \(MERGE_HEAD [0-9a-f]{12}\).*\[fix: remove\]/,
+      );
+      const removed = await doctor('--fix');
+      assert.match(removed.scratch.fixed ?? '', /removed 1 unused worktree\(s\) \(work-2\)/);
+      assert.equal(removed.scratch.status, 'pass', removed.scratch.message);
+      assert.ok(!existsSync(work2));
+      assert.deepEqual(
+        registered().map((path) => path.split('/').pop()),
+        ['refinery', 'work'],
+        'the clone and slot 0 remain',
+      );
+      assert.equal(git(['rev-parse', 'refs/heads/polecat/side/x'], t.bare), side, 'no commit lost');
+      assert.equal(t.main(), mainBefore);
+    } finally {
+      t.cleanup();
     }
   });
 });

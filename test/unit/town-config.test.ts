@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse as parseRaw } from 'smol-toml';
-import { rigConfigSchema, townConfigSchema, validateToml } from '../../src/town/config';
+import {
+  formatGateCommand,
+  formatIssues,
+  rigConfigSchema,
+  townConfigSchema,
+  validateToml,
+} from '../../src/town/config';
 import { parseDuration } from '../../src/town/duration';
 import { rigTomlText, townTomlText } from '../../src/town/templates';
 import { parseCliValue, setTomlValueText } from '../../src/town/toml-edit';
@@ -63,6 +69,70 @@ test('missing required keys and syntax errors are reported with position', () =>
   assert.ok(!syntax.ok);
   assert.equal(syntax.issues[0]?.key, '(syntax)');
   assert.match(syntax.issues[0]?.message ?? '', /line \d+, column \d+/);
+});
+
+test('rig commands: a command line (string) or an argv array; anything else is refused naming the key', () => {
+  const rig = (command: string) =>
+    validateToml(
+      '/t/rig.toml',
+      `default_branch = "main"\nprefix = "a"\n[commands.gate]\ncommand = ${command}\n`,
+      rigConfigSchema,
+    );
+  const line = rig('"npm test && echo ok"');
+  assert.ok(line.ok);
+  assert.equal(line.value.commands.gate?.command, 'npm test && echo ok');
+  const argv = rig('["node", "--test", "a;b $(x).js"]');
+  assert.ok(argv.ok);
+  assert.deepEqual(argv.value.commands.gate?.command, ['node', '--test', 'a;b $(x).js']);
+  assert.equal(formatGateCommand(['node', 'a b']), '["node","a b"]');
+  assert.equal(formatGateCommand('npm test'), 'npm test');
+  assert.ok(rig(JSON.stringify(Array.from({ length: 64 }, () => 'x'))).ok, '64 elements are allowed');
+
+  const refused: Array<[string, string, RegExp]> = [
+    ['""', 'commands.gate.command', /must not be empty/],
+    ['[]', 'commands.gate.command', /must not be an empty array/],
+    ['["npm", ""]', 'commands.gate.command.1', /must not be empty/],
+    ['42', 'commands.gate.command', /must be a command line \(a string\) or an argv array of strings/],
+    ['["npm", 1]', 'commands.gate.command', /must be a command line \(a string\) or an argv array/],
+    [JSON.stringify(Array.from({ length: 65 }, () => 'x')), 'commands.gate.command', /at most 64/],
+  ];
+  for (const [value, key, message] of refused) {
+    const result = rig(value);
+    assert.ok(!result.ok, value);
+    assert.equal(result.issues.length, 1, `${value}: ${formatIssues(result.issues)}`);
+    const issue = result.issues[0]!;
+    assert.equal(issue.key, key, value);
+    assert.match(issue.message, message, value);
+    assert.match(
+      issue.example ?? '',
+      /command = \["npm", "test"\]/,
+      `${value}: the example shows both forms`,
+    );
+    assert.match(formatIssues(result.issues), new RegExp(`^/t/rig\\.toml: ${key.replace(/\./g, '\\.')}: `));
+  }
+  const missing = validateToml(
+    'rig.toml',
+    'default_branch = "main"\nprefix = "a"\n[commands.gate]\ntimeout = "1m"\n',
+    rigConfigSchema,
+  );
+  assert.ok(!missing.ok);
+  assert.equal(missing.issues[0]?.key, 'commands.gate.command');
+  assert.match(missing.issues[0]?.message ?? '', /is required but missing/);
+});
+
+test('the generated rig.toml writes an argv command as a TOML array', () => {
+  const text = rigTomlText('app', {
+    defaultBranch: 'main',
+    prefix: 'app',
+    upstream: '/x/y',
+    experimental: false,
+    commands: { gate: { command: ['sh', '-c', 'echo "$1"', 'x;y'] }, sheriff: { command: 'make lint' } },
+    detectedFrom: [],
+  });
+  const rig = validateToml('rig.toml', text, rigConfigSchema);
+  assert.ok(rig.ok, text);
+  assert.deepEqual(rig.value.commands.gate?.command, ['sh', '-c', 'echo "$1"', 'x;y']);
+  assert.equal(rig.value.commands.sheriff?.command, 'make lint');
 });
 
 test('hostile branch names and prefixes are refused in rig.toml', () => {

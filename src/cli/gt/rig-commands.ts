@@ -21,7 +21,10 @@ export function registerRigCommands(program: Command): void {
         repo: string,
         opts: { branch?: string; prefix?: string; experimental?: boolean },
       ) => {
-        const { addRig } = await import('../../town/rigs');
+        const [{ addRig }, { formatGateCommand }] = await Promise.all([
+          import('../../town/rigs'),
+          import('../../town/config'),
+        ]);
         const tty = Boolean(process.stderr.isTTY);
         // Progress goes to stderr (never into --json output): git's own meter on a terminal, steps otherwise.
         const result = await addRig(
@@ -52,7 +55,7 @@ export function registerRigCommands(program: Command): void {
               const command = result.commands[kind];
               lines.push(
                 command
-                  ? `    ${kind.padEnd(8)} ${command.command}   [detected from ${command.source}]`
+                  ? `    ${kind.padEnd(8)} ${formatGateCommand(command.command)}   [detected from ${command.source}]`
                   : `    ${kind.padEnd(8)} (none detected)`,
               );
             }
@@ -89,7 +92,10 @@ export function registerRigCommands(program: Command): void {
     rig.command('show <name>').description('show a rig: configuration, branches, guard status, agents'),
   ).action(
     action(async (name: string) => {
-      const { showRig } = await import('../../town/rigs');
+      const [{ showRig }, { formatGateCommand }] = await Promise.all([
+        import('../../town/rigs'),
+        import('../../town/config'),
+      ]);
       const details = await showRig(await town(), name);
       return {
         data: details,
@@ -107,7 +113,7 @@ export function registerRigCommands(program: Command): void {
             for (const kind of ['setup', 'sheriff', 'gate'] as const) {
               const command = details.config.commands[kind];
               lines.push(
-                `  ${kind.padEnd(15)} ${command ? `${command.command} (timeout ${command.timeout ?? 'default'})` : '(none)'}`,
+                `  ${kind.padEnd(15)} ${command ? `${formatGateCommand(command.command)} (timeout ${command.timeout ?? 'default'})` : '(none)'}`,
               );
             }
           } else {

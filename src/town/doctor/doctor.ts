@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { GtError } from '../../core/errors';
 import { parseGitVersion, runGit } from '../../git/git';
@@ -33,11 +33,13 @@ import {
   STALE_GIT_LOCK_MS,
   summarise,
 } from './model';
+import { refineryScratchCheck, scratchDirSpellings } from './scratch-check';
+import { scratchSlot } from './scratch-model';
 
 /**
  * `gt doctor`: every check yields pass/warn/fail with a hint; --fix runs the safe repairs (prune worktree
- * records, reinstall hooks, remove stale locks, kill orphaned sessions), then checks again. No repair
- * deletes a branch, a commit or a dirty checkout.
+ * records, remove unused Refinery scratch worktrees, reinstall hooks, remove stale locks, kill orphaned
+ * sessions), then checks again. No repair deletes a branch, a commit or a dirty checkout.
  */
 export interface DoctorOptions {
   cwd: string;
@@ -481,7 +483,17 @@ async function rigChecks(town: string, row: RigRow, token: string | undefined): 
         },
   );
   results.push(await refineryCheck(prefix, layout, defaultBranch));
-  results.push(await worktreeRecordsCheck(prefix, [layout.bare, layout.refinery]));
+  const scratchDirs = scratchDirSpellings(town, row.name);
+  results.push(await worktreeRecordsCheck(prefix, [layout.bare, layout.refinery], scratchDirs));
+  if (config) {
+    const scratch = await refineryScratchCheck(
+      town,
+      row.name,
+      layout,
+      config.refinery?.gate_parallelism ?? 1,
+    );
+    if (scratch) results.push(scratch);
+  }
   return results;
 }
 
@@ -536,13 +548,21 @@ async function refineryCheck(
   return { id, status: 'pass', message: 'Refinery clone present' };
 }
 
-async function worktreeRecordsCheck(prefix: string, repos: string[]): Promise<CheckResult> {
+/** `scratchDirs`: records of Refinery scratch worktrees are left to the refinery-scratch check. */
+async function worktreeRecordsCheck(
+  prefix: string,
+  repos: string[],
+  scratchDirs: readonly string[],
+): Promise<CheckResult> {
   const id = `${prefix}:worktrees`;
   const stale: Array<{ repo: string; lines: string[] }> = [];
   for (const repo of repos) {
     if (!existsSync(repo)) continue;
     const dry = await runGit(['worktree', 'prune', '--dry-run', '--verbose'], { cwd: repo });
-    const lines = `${dry.stdout}\n${dry.stderr}`.split('\n').filter((line) => /^Removing /.test(line.trim()));
+    const lines = `${dry.stdout}\n${dry.stderr}`
+      .split('\n')
+      .filter((line) => /^Removing /.test(line.trim()))
+      .filter((line) => !isScratchRecord(repo, line.trim(), scratchDirs));
     if (lines.length > 0) stale.push({ repo, lines });
   }
   if (stale.length === 0) return { id, status: 'pass', message: 'no stale worktree records' };
@@ -558,6 +578,20 @@ async function worktreeRecordsCheck(prefix: string, repos: string[]): Promise<Ch
       return `pruned ${count} stale worktree record(s)`;
     },
   };
+}
+
+/** Whether a `Removing worktrees/<id>: …` line of `git worktree prune --dry-run` is a scratch worktree's. */
+function isScratchRecord(repo: string, line: string, scratchDirs: readonly string[]): boolean {
+  const name = /^Removing worktrees\/([^:/]+):/.exec(line)?.[1];
+  if (!name) return false;
+  const gitDir = existsSync(join(repo, '.git')) ? join(repo, '.git') : repo;
+  try {
+    // The record's gitdir file names the worktree's .git file: <worktree>/.git.
+    const dotGit = readFileSync(join(gitDir, 'worktrees', name, 'gitdir'), 'utf8').trim();
+    return scratchSlot(scratchDirs, dirname(dotGit)) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 function unregisteredRigDirs(town: string, rows: RigRow[]): CheckResult[] {
