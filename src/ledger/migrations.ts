@@ -429,6 +429,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX activity_kind ON activity (kind, id);
     `,
   },
+  {
+    version: 8,
+    description: 'refinery: a red batch lands its green prefix early; the rest carries its red verdicts',
+    sql: `
+      -- A red batch whose tested-green prefix lands before its bisection ends continues as a new batch on
+      -- the landed commit (parent_id). Its trees are the parent's (the same merges onto the same tree), so
+      -- the parent's red verdicts above the prefix carry over, shifted: inherited is their JSON list.
+      ALTER TABLE mq_batches ADD COLUMN parent_id INTEGER REFERENCES mq_batches (id);
+      ALTER TABLE mq_batches ADD COLUMN inherited TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(inherited));
+    `,
+  },
 ];
 
 export const LATEST_LEDGER_VERSION = MIGRATIONS.length;

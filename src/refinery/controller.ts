@@ -3,18 +3,22 @@ import { join } from 'node:path';
 import { GtError } from '../core/errors';
 import { fenceUntrusted } from '../core/fence';
 import {
-  adaptiveBatchSize,
+  batchSizeFor,
   bisectionPath,
+  earlyLanding,
   estimatedFailureRate,
   type FlakePolicy,
   nextStep,
   type Observation,
   orderQueue,
   probePrefixes,
+  queueFailureRate,
   type Step,
+  siblingWorthIt,
   speculationDepth,
 } from '../core/refinery/plan';
 import { git, parseGitVersion, runGit, withRepoLock } from '../git/git';
+import { mergeInProgress } from '../git/merge-state';
 import { removePolecatCheckout } from '../git/polecat-checkout';
 import { prepared } from '../ledger/open';
 import type { BeadStore } from '../ledger/store';
@@ -46,8 +50,9 @@ import {
 
 /**
  * The Refinery controller for one rig (docs/refinery.md). Every pass recomputes from the ledger and the
- * repositories: it first settles whatever a previous (possibly killed) pass left in flight, then runs the
- * Sheriff over queued MRs, then tests one batch to a decision, then does the follow-ups of decisions.
+ * repositories: it first settles whatever a previous (possibly killed) pass left in flight, then runs
+ * rounds — Sheriff over queued MRs, decisions that need no run, then up to gate_parallelism gate runs at
+ * once — until nothing is open or ready, following decisions up (beads, convoys, mail) as it goes.
  *
  * Invariants:
  *  - main moves only to a commit with a 'pass' gate run recorded for it, by a compare-and-swap push
@@ -93,6 +98,9 @@ export interface PassSummary {
   followups: number;
   idle: boolean;
 }
+
+/** The fixed date (ms) of a batch chain's intermediate merge commits (2001-09-09; any fixed date works). */
+const CHAIN_COMMIT_TIME = 1_000_000_000_000;
 
 const IDENTITY_ENV = {
   GIT_AUTHOR_NAME: 'Gas Town Refinery',
@@ -199,10 +207,10 @@ export class Refinery {
     // the next batch's gate run: they touch other refs and other checkouts, and never main.
     const followups = this.followups();
     try {
-      await this.sheriff(summary);
-      const batch = await this.startBatch();
-      if (batch) await this.runPipeline(batch, summary);
-      summary.idle = !batch && mrsInState(this.db, this.rig, ['queued', 'sheriff', 'ready']).length === 0;
+      await this.runRounds(summary);
+      summary.idle =
+        openBatches(this.db, this.rig).length === 0 &&
+        mrsInState(this.db, this.rig, ['queued', 'sheriff', 'ready']).length === 0;
     } finally {
       summary.followups += await followups;
     }
@@ -274,7 +282,10 @@ export class Refinery {
   private async checkout(sha: string, slot = 0): Promise<void> {
     const work = this.workDir(slot);
     if (existsSync(join(work, '.git'))) {
-      await runGit(['merge', '--abort'], { cwd: work });
+      // Only the Sheriff's merges leave MERGE_HEAD behind (when killed mid-merge).
+      if (mergeInProgress(work)) {
+        await runGit(['merge', '--abort'], { cwd: work });
+      }
       const r = await runGit(['checkout', '--quiet', '--detach', '--force', sha], { cwd: work });
       if (r.code === 0) {
         await git(['clean', '-ffdxq'], { cwd: work });
@@ -356,32 +367,17 @@ export class Refinery {
         summary.recovered.push(`MR ${mr.id} requeued (no open batch)`);
       }
     }
+    // Open batches: a landing whose push happened before the crash is recorded; everything else is resumed
+    // by the rounds, which reuse the recorded verdicts (and discard what can no longer land).
     const main = await this.mainSha();
-    // Open batches form a pipeline: the head is based on main, each speculative batch on the full candidate
-    // of the one ahead of it. Anything not on that chain is abandoned (its MRs re-queued).
-    let expected = main;
     for (const batch of openBatches(this.db, this.rig)) {
-      if (batch.state === 'landing' && batch.landing_sha === main && expected === main) {
-        // The push happened; the bookkeeping did not.
-        const step = JSON.parse(batch.outcome ?? 'null') as Step | null;
-        if (step && step.kind === 'decide') {
-          this.finishBatch(batch, step, main);
-          summary.recovered.push(`batch ${batch.id} landed ${main.slice(0, 12)} before the crash: recorded`);
-          continue;
-        }
-      }
-      if (expected === batch.base_sha && (expected === main || batch.state === 'active')) {
-        summary.recovered.push(`batch ${batch.id} resumed${expected === main ? '' : ' (speculative)'}`);
-        // Resumed below by runPipeline (the recorded verdicts are reused).
-        expected = await this.tip(batch);
+      const step = JSON.parse(batch.outcome ?? 'null') as Step | null;
+      if (batch.state === 'landing' && batch.landing_sha === main && step?.kind === 'decide') {
+        this.finishBatch(batch, step, main);
+        summary.recovered.push(`batch ${batch.id} landed ${main.slice(0, 12)} before the crash: recorded`);
         continue;
       }
-      this.abandonBatch(
-        batch,
-        `main moved to ${main.slice(0, 12)} while batch ${batch.id} was in flight: retest`,
-      );
-      summary.recovered.push(`batch ${batch.id} abandoned (main moved): MRs requeued`);
-      expected = '';
+      summary.recovered.push(`batch ${batch.id} resumed`);
     }
   }
 
@@ -555,23 +551,59 @@ export class Refinery {
       .map((r) => r.bad === 1);
   }
 
-  batchSize(): number {
-    if (this.options.mode === 'naive') return 1;
+  /**
+   * The failure rate of the MRs next in line (`queueFailureRate`: the rig's rate, lowered for MRs that
+   * already passed inside some candidate) and the batch size it gives (naive mode: always 1).
+   */
+  queueRisk(): { failureRate: number; size: number } {
+    const rate = estimatedFailureRate(this.recentVerdicts());
+    if (this.options.mode === 'naive') return { failureRate: rate, size: 1 };
     const r = this.setup.config.refinery;
-    return adaptiveBatchSize(this.recentVerdicts(), { min: r?.batch_min ?? 1, max: r?.batch_max ?? 8 });
+    const bounds = { min: r?.batch_min ?? 1, max: r?.batch_max ?? 8 };
+    const next = orderQueue(
+      mrsInState(this.db, this.rig, ['ready']).map((m) => ({ ...m, createdAt: m.created_at })),
+    ).slice(0, bounds.max);
+    const failureRate = this.riskOf(next, rate);
+    return { failureRate, size: batchSizeFor(failureRate, bounds) };
+  }
+
+  /** The failure rate of these MRs (see `queueFailureRate`); `rate` is the rig's. */
+  private riskOf(
+    mrs: ReadonlyArray<Pick<MrRow, 'id' | 'created_at'>>,
+    rate = estimatedFailureRate(this.recentVerdicts()),
+  ): number {
+    const cleared = this.passedBefore(mrs);
+    return queueFailureRate(
+      rate,
+      mrs.map((m) => cleared.has(m.id)),
+    );
+  }
+
+  batchSize(): number {
+    return this.queueRisk().size;
+  }
+
+  /** Which of these MRs were inside a candidate prefix that passed the gate (on any base). */
+  private passedBefore(mrs: ReadonlyArray<Pick<MrRow, 'id' | 'created_at'>>): Set<number> {
+    if (mrs.length === 0) return new Set();
+    const since = Math.min(...mrs.map((m) => m.created_at));
+    return new Set(
+      prepared<[string, number, string], { id: number }>(
+        this.db,
+        `SELECT DISTINCT j.value AS id
+           FROM mq_batches b JOIN gate_runs g ON g.batch_id = b.id, json_each(b.members) j
+          WHERE b.rig = ? AND b.created_at >= ? AND g.kind = 'gate' AND g.state = 'pass' AND j.key < g.prefix
+            AND j.value IN (SELECT value FROM json_each(?))`,
+      )
+        .all(this.rig, since, JSON.stringify(mrs.map((m) => m.id)))
+        .map((r) => r.id),
+    );
   }
 
   /** Gate runs at once: `[refinery] gate_parallelism` (1 = one after another; naive mode: always 1). */
   parallelism(): number {
     if (this.options.mode === 'naive') return 1;
     return this.setup.config.refinery?.gate_parallelism ?? 1;
-  }
-
-  /** The open batch to resume, or a new one built from the ready queue; null when there is nothing. */
-  private async startBatch(): Promise<BatchRow | null> {
-    const open = openBatches(this.db, this.rig)[0];
-    if (open) return open;
-    return this.newBatch(await this.mainSha());
   }
 
   /**
@@ -599,23 +631,12 @@ export class Refinery {
         conflicts.push({ mr, detail: `branch head ${mr.head_sha} is not in the rig's repo` });
         continue;
       }
-      const message = `MR #${mr.id}: merge ${mr.branch}`;
       let tree: string | null = null;
       if (fast) {
-        // git >= 2.38: the same merge (ort) computed in the object store, no worktree checkout.
-        const r = await runGit(['merge-tree', '--write-tree', '--no-messages', current, mr.head_sha], {
-          cwd: this.setup.clone,
-        });
-        if (r.code === 0) {
-          tree = r.stdout.split('\n')[0]!.trim();
-          current = await git(['commit-tree', tree, '-p', current, '-p', mr.head_sha, '-m', message], {
-            cwd: this.setup.clone,
-            env: this.commitEnv(time),
-          });
-        } else if (r.code !== 1) {
-          throw new GtError('GT_E_GIT', `git merge-tree failed: ${r.stderr.trim()}`);
-        }
-      } else if (await this.mergeInto(mr.head_sha, message, time)) {
+        const step = await this.mergeStep(current, mr);
+        tree = step.tree;
+        current = step.next;
+      } else if (await this.mergeInto(mr.head_sha, `MR #${mr.id}: merge ${mr.branch}`, time)) {
         tree = await git(['rev-parse', 'HEAD^{tree}'], { cwd: this.setup.work });
       }
       if (tree) {
@@ -670,8 +691,96 @@ export class Refinery {
     });
   }
 
+  private readonly merges = new Map<string, { tree: string | null; next: string }>();
+
+  /**
+   * One merge of a batch's chain, in the object store (git >= 2.38, ort): `head` onto `current`. Returns
+   * the merged tree (null on conflict) and the commit the next merge builds on. The chain's commits are
+   * only merge inputs (candidates are built separately), so they get a fixed date: the same merge gives the
+   * same commit, and each is computed once (see `warmNextBatch`).
+   */
+  private async mergeStep(
+    current: string,
+    mr: Pick<MrRow, 'id' | 'branch' | 'head_sha'>,
+  ): Promise<{ tree: string | null; next: string }> {
+    const key = `${current}:${mr.id}:${mr.head_sha}`;
+    const known = this.merges.get(key);
+    if (known) return known;
+    const r = await runGit(['merge-tree', '--write-tree', '--no-messages', current, mr.head_sha], {
+      cwd: this.setup.clone,
+    });
+    let step: { tree: string | null; next: string };
+    if (r.code === 0) {
+      const tree = r.stdout.split('\n')[0]!.trim();
+      const message = `MR #${mr.id}: merge ${mr.branch}`;
+      const next = await git(['commit-tree', tree, '-p', current, '-p', mr.head_sha, '-m', message], {
+        cwd: this.setup.clone,
+        env: this.commitEnv(CHAIN_COMMIT_TIME),
+      });
+      step = { tree, next };
+    } else if (r.code === 1) {
+      step = { tree: null, next: current };
+    } else {
+      throw new GtError('GT_E_GIT', `git merge-tree failed: ${r.stderr.trim()}`);
+    }
+    if (this.merges.size > 4096) this.merges.clear();
+    this.merges.set(key, step);
+    return step;
+  }
+
+  /**
+   * While a round's gates run, the merges of the batch most likely built next are computed ahead, onto
+   * each base it may have (main if nothing lands; the main-flow batch's tip if it lands whole), so that
+   * building it after the round costs no git runs. Only a cache: a wrong guess costs CPU, never a verdict.
+   */
+  private async warmNextBatch(jobs: ReadonlyArray<{ batch: BatchRow; reason: string }>): Promise<void> {
+    try {
+      if (!(await this.hasMergeTree())) return;
+      const main = await this.mainSha();
+      const head = jobs.find((j) => j.reason === 'batch' && j.batch.base_sha === main);
+      const size = this.batchSize();
+      const ready = orderQueue(
+        mrsInState(this.db, this.rig, ['ready']).map((m) => ({ ...m, createdAt: m.created_at })),
+      ).slice(0, 2 * size);
+      if (ready.length === 0) return;
+      // The next batch on main (nothing lands) or on the head's tip (it lands whole, or stacks), and the
+      // batch after it on main (a sibling).
+      const chains: Array<{ base: string; mrs: typeof ready }> = [{ base: main, mrs: ready.slice(0, size) }];
+      if (head) chains.push({ base: await this.tip(head.batch), mrs: ready.slice(0, size) });
+      if (ready.length > size) chains.push({ base: main, mrs: ready.slice(size) });
+      const present = await this.presentCommits([
+        ...chains.map((c) => c.base),
+        ...ready.map((m) => m.head_sha),
+      ]);
+      await Promise.all(
+        chains.map(async ({ base, mrs }) => {
+          if (!present.has(base)) return;
+          let current = base;
+          for (const mr of mrs) {
+            if (present.has(mr.head_sha)) current = (await this.mergeStep(current, mr)).next;
+          }
+        }),
+      );
+    } catch (error) {
+      this.log(`merge warm-up skipped: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
   /** The candidate commit for prefix k: tree after k merges, parents main + the k heads (deterministic). */
   private async candidate(batch: BatchRow, members: MrRow[], k: number): Promise<string> {
+    // Deterministic (fixed tree, parents, message and dates), so each is built once: planning asks often.
+    const key = `${batch.id}:${k}:${batch.base_sha}`;
+    const known = this.candidates.get(key);
+    if (known) return known;
+    const sha = await this.buildCandidate(batch, members, k);
+    if (this.candidates.size > 4096) this.candidates.clear();
+    this.candidates.set(key, sha);
+    return sha;
+  }
+
+  private readonly candidates = new Map<string, string>();
+
+  private async buildCandidate(batch: BatchRow, members: MrRow[], k: number): Promise<string> {
     const trees = JSON.parse(batch.trees) as string[];
     const args = ['commit-tree', trees[k - 1]!, '-p', batch.base_sha];
     for (const mr of members.slice(0, k)) args.push('-p', mr.head_sha);
@@ -684,9 +793,12 @@ export class Refinery {
 
   /** The verdicts recorded for a batch (aborted and running gate runs are no verdict). */
   private observations(batchId: number): Observation[] {
-    return batchRuns(this.db, batchId)
-      .filter((r) => r.kind === 'gate' && (r.state === 'pass' || r.state === 'fail' || r.state === 'error'))
-      .map((r) => ({ prefix: r.prefix!, verdict: r.state as Observation['verdict'] }));
+    const inherited = JSON.parse(getBatch(this.db, batchId)?.inherited ?? '[]') as Observation[];
+    return inherited.concat(
+      batchRuns(this.db, batchId)
+        .filter((r) => r.kind === 'gate' && (r.state === 'pass' || r.state === 'fail' || r.state === 'error'))
+        .map((r) => ({ prefix: r.prefix!, verdict: r.state as Observation['verdict'] })),
+    );
   }
 
   private membersOf(batch: BatchRow): MrRow[] {
@@ -714,41 +826,255 @@ export class Refinery {
     };
   }
 
+  /** A batch's state for planning: its members, recorded verdicts, the planner's next step, and whether red. */
+  private view(batch: BatchRow): BatchView {
+    const members = this.membersOf(batch);
+    const obs = this.observations(batch.id);
+    return {
+      batch,
+      members,
+      obs,
+      step: nextStep(members.length, obs, this.options.flakePolicy),
+      red: obs.some((o) => o.verdict !== 'pass'),
+    };
+  }
+
+  /** Whether `sha` is main or one of its ancestors: a commit main once was, so tested green. */
+  private async onMainHistory(sha: string): Promise<boolean> {
+    // Once on main's history, always (main only moves forward); a "no" is asked again next time.
+    if (this.onMain.has(sha)) return true;
+    const r = await runGit(['merge-base', '--is-ancestor', sha, `refs/heads/${this.setup.main}`], {
+      cwd: this.setup.bare,
+    });
+    if (r.code !== 0) return false;
+    if (this.onMain.size > 4096) this.onMain.clear();
+    this.onMain.add(sha);
+    return true;
+  }
+
+  private readonly onMain = new Set<string>();
+
   /**
-   * Tests the head batch (based on main) to a decision; with gate_parallelism > 1, batches stacked on it
-   * are tested speculatively at the same time. When the head lands whole, the next batch of the pipeline
-   * is based on the new main: its recorded verdicts are reused (a pass lands at once, with no new run).
-   * When it does not, every speculative batch is discarded (its base will never be main) and its MRs go
-   * back to the queue. Every run, discarded or not, is a gate run.
+   * Rounds of gate runs until no batch is open and nothing is ready (docs/refinery.md, "Rounds"). Each
+   * round first settles every batch that can be decided without another run, then plans the runs (the
+   * bisection probes of red batches, oldest first; then the batch on main and, while branches are healthy,
+   * batches stacked on it) and runs them at once in up to gate_parallelism slots. A red batch is bisected
+   * on the base it was tested on while new batches keep landing beside it. Returns whether anything ran.
    */
-  private async runPipeline(first: BatchRow, summary: PassSummary): Promise<void> {
+  private async runRounds(summary: PassSummary): Promise<boolean> {
     const runs = new Map<number, number>();
-    let head = first;
-    for (;;) {
-      const report = await this.runBatch(head, runs);
-      summary.batches.push(report);
-      const rest = openBatches(this.db, this.rig).filter((b) => b.id !== head.id);
-      if (rest.length === 0) return;
-      const main = await this.mainSha();
-      if (report.landedSha === main && rest[0]!.base_sha === main) {
-        head = rest[0]!;
-        continue;
-      }
-      for (const b of rest) {
-        this.abandonBatch(
-          b,
-          `speculation discarded: its base ${b.base_sha.slice(0, 12)} did not land (${this.setup.main} is ${main.slice(0, 12)})`,
+    const followups: Array<Promise<number>> = [];
+    let worked = false;
+    try {
+      for (;;) {
+        // MRs queued while gates ran get their Sheriff check between rounds.
+        await this.sheriff(summary);
+        const decided = await this.settle({ summary, runs });
+        worked ||= decided;
+        const jobs = await this.planRound();
+        // Decisions are followed up (beads closed, convoys landed, mail) once the next round is under way:
+        // they are not on the path from one gate run to the next.
+        const followUp = () => {
+          if (decided) followups.push(this.followups());
+        };
+        if (jobs.length === 0) {
+          followUp();
+          return worked;
+        }
+        worked = true;
+        // All settle before anything is decided (or an error is raised): no gate outlives its round.
+        const running = Promise.allSettled(
+          jobs.map(async (j, slot) => {
+            await this.testPrefix(j.batch, j.members, j.prefix, j.reason, slot);
+            runs.set(j.batch.id, (runs.get(j.batch.id) ?? 0) + 1);
+          }),
         );
-        summary.batches.push({
-          ...this.emptyReport(b),
-          requeued: JSON.parse(b.members) as number[],
-          gateRuns: runs.get(b.id) ?? 0,
-          path: bisectionPath(this.observations(b.id)),
-          outcome: 'speculation discarded: requeued',
-        });
+        followUp();
+        const warm = this.warmNextBatch(jobs);
+        const settled = await running;
+        await warm;
+        for (const r of settled) if (r.status === 'rejected') throw r.reason;
       }
-      return;
+    } finally {
+      for (const n of await Promise.all(followups)) summary.followups += n;
     }
+  }
+
+  /**
+   * Decides every open batch that needs no more runs, until none is left; true if anything was decided.
+   *  - based on main: a passing prefix lands (when several could, the one landing the most MRs: the others
+   *    are then on an old main); a culprit is rejected, the MRs after it go back to the queue;
+   *  - red, based on an older main (main moved while it was bisected): its verdicts still isolate a culprit
+   *    on that green base, so the culprit is rejected, but nothing of it lands: the rest is retested;
+   *  - not red, based on an older main: its runs say nothing about the new main, so it is requeued;
+   *  - stacked on a batch that will not land whole (red, decided or gone): speculation discarded.
+   */
+  private async settle(tally: Tally): Promise<boolean> {
+    let decidedAny = false;
+    for (;;) {
+      const main = await this.mainSha();
+      const views = openBatches(this.db, this.rig).map((b) => this.view(b));
+      // The tip of each open batch on main or stacked on one (ids ascend up a stack) → can it land whole.
+      const tips = new Map<string, boolean>();
+      for (const v of views) {
+        if (v.batch.base_sha !== main && !tips.has(v.batch.base_sha)) continue;
+        tips.set(await this.tip(v.batch), !v.red && tips.get(v.batch.base_sha) !== false);
+      }
+      let action: (() => Promise<void>) | null = null;
+      let best = -1;
+      for (const v of views) {
+        const { batch, step } = v;
+        if (batch.base_sha === main) {
+          // A red batch's green prefix lands without waiting for the culprit (the rest carries on).
+          const decision =
+            step.kind === 'decide' ? step : earlyLanding(v.members.length, v.obs, this.options.flakePolicy);
+          if (!decision) continue;
+          // Land the decision that lands the most MRs first; rejections need no landing and go first.
+          const weight = decision.land === 0 ? Number.MAX_SAFE_INTEGER : decision.land;
+          if (weight > best) {
+            best = weight;
+            action = () => this.decideOnMain({ ...v, step: decision }, tally);
+          }
+          continue;
+        }
+        if (action) continue;
+        const stackedOn = tips.get(batch.base_sha);
+        if (stackedOn === true) continue; // speculative: waits for the batch beneath to land whole
+        if (stackedOn === undefined && (await this.onMainHistory(batch.base_sha))) {
+          if (v.red) {
+            if (step.kind === 'decide') action = async () => this.decideOnOldBase(v, tally);
+            continue;
+          }
+          action = async () =>
+            this.discard(v, tally, `main moved to ${main.slice(0, 12)}: retest`, 'main moved: requeued');
+          continue;
+        }
+        action = async () =>
+          this.discard(
+            v,
+            tally,
+            `speculation discarded: its base ${batch.base_sha.slice(0, 12)} did not land (${this.setup.main} is ${main.slice(0, 12)})`,
+            'speculation discarded: requeued',
+          );
+      }
+      if (!action) return decidedAny;
+      await action();
+      decidedAny = true;
+    }
+  }
+
+  private async decideOnMain(v: BatchView, { summary, runs }: Tally): Promise<void> {
+    const { batch, members, step } = v;
+    if (step.kind !== 'decide') return;
+    const report = this.emptyReport(batch);
+    report.path = bisectionPath(v.obs, step);
+    report.gateRuns = runs.get(batch.id) ?? 0;
+    summary.batches.push(report);
+    let landed: string | null = null;
+    if (step.land > 0) {
+      const candidate = await this.candidate(batch, members, step.land);
+      if ((await this.land(batch, step, candidate)) === 'moved') {
+        report.requeued = members.map((m) => m.id);
+        report.outcome = 'main moved: retest';
+        return;
+      }
+      landed = candidate;
+    }
+    this.finishBatch(getBatch(this.db, batch.id)!, step, landed);
+    report.landed = members.slice(0, step.land).map((m) => m.id);
+    report.rejected = step.culprit ? [members[step.culprit - 1]!.id] : [];
+    report.requeued = step.requeue.map((i) => members[i - 1]!.id);
+    report.landedSha = landed;
+    report.outcome = step.carried
+      ? 'green prefix landed early: the rest continues on it'
+      : step.flaky
+        ? 'decided (a red run did not reproduce: flake)'
+        : 'decided';
+  }
+
+  /** A red batch decided on an older main: the culprit is rejected; everyone else is retested on main. */
+  private async decideOnOldBase(v: BatchView, { summary, runs }: Tally): Promise<void> {
+    const { batch, members, step } = v;
+    if (step.kind !== 'decide') return;
+    const culprit = step.land === members.length ? null : step.culprit;
+    const decision: Step = {
+      ...step,
+      land: 0,
+      culprit,
+      requeue: members.map((_, i) => i + 1).filter((i) => i !== culprit),
+    };
+    this.finishBatch(batch, decision, null);
+    summary.batches.push({
+      ...this.emptyReport(batch),
+      rejected: culprit ? [members[culprit - 1]!.id] : [],
+      requeued: decision.requeue.map((i) => members[i - 1]!.id),
+      gateRuns: runs.get(batch.id) ?? 0,
+      path: bisectionPath(v.obs, decision),
+      outcome: `decided on ${batch.base_sha.slice(0, 12)}, an older ${this.setup.main}: the rest is retested`,
+    });
+  }
+
+  private async discard(v: BatchView, { summary, runs }: Tally, why: string, outcome: string): Promise<void> {
+    this.abandonBatch(v.batch, why);
+    summary.batches.push({
+      ...this.emptyReport(v.batch),
+      requeued: v.members.map((m) => m.id),
+      gateRuns: runs.get(v.batch.id) ?? 0,
+      path: bisectionPath(v.obs),
+      outcome,
+    });
+  }
+
+  /**
+   * The runs of the next round, at most gate_parallelism: the next probes of every red batch (oldest
+   * first; an n-ary split with parallel_bisection), then the batch on main (a new one from the ready queue
+   * if there is none), then batches stacked on it while the estimated chance that everything beneath lands
+   * whole is high enough (`speculationDepth`). With one slot this is the classic order: a red batch is
+   * bisected to its decision before the next batch is tested.
+   */
+  private async planRound(): Promise<
+    Array<{ batch: BatchRow; members: MrRow[]; prefix: number; reason: string }>
+  > {
+    const slots = this.parallelism();
+    const bisectSlots = this.setup.config.refinery?.parallel_bisection ? slots : 1;
+    const jobs: Array<{ batch: BatchRow; members: MrRow[]; prefix: number; reason: string }> = [];
+    const main = await this.mainSha();
+    const views = openBatches(this.db, this.rig).map((b) => this.view(b));
+    for (const v of views) {
+      if (!v.red) continue;
+      const room = Math.min(bisectSlots, slots - jobs.length);
+      if (room <= 0) break;
+      for (const p of probePrefixes(v.members.length, v.obs, room, this.options.flakePolicy)) {
+        jobs.push({ batch: v.batch, members: v.members, prefix: p.prefix, reason: p.reason });
+      }
+    }
+    if (jobs.length >= slots) return jobs;
+    const open = views.find((v) => !v.red && v.batch.base_sha === main);
+    const head = open?.batch ?? (await this.newBatch(main));
+    if (!head) return jobs;
+    const headMembers = open?.members ?? this.membersOf(head);
+    const free = slots - jobs.length;
+    jobs.push({ batch: head, members: headMembers, prefix: headMembers.length, reason: 'batch' });
+    // Stacking bets on the head landing, a sibling on it failing: both judged by its MRs' risk.
+    const failureRate = this.riskOf(headMembers);
+    const size = headMembers.length;
+    if (free > 1) {
+      const depth = speculationDepth(free, failureRate, size);
+      for (const b of await this.speculativeStack(head, depth - 1)) {
+        const bm = this.membersOf(b);
+        if (this.observations(b.id).some((o) => o.prefix === bm.length)) continue;
+        jobs.push({ batch: b, members: bm, prefix: bm.length, reason: 'speculative' });
+      }
+    }
+    // A slot still free and the head likely red: the next MRs are tested beside it, on main.
+    if (jobs.length < slots && !views.some((v) => v.red) && siblingWorthIt(failureRate, size)) {
+      const sibling = await this.newBatch(main);
+      if (sibling) {
+        const sm = this.membersOf(sibling);
+        jobs.push({ batch: sibling, members: sm, prefix: sm.length, reason: 'sibling' });
+      }
+    }
+    return jobs;
   }
 
   /**
@@ -756,15 +1082,13 @@ export class Refinery {
    * A batch is stacked only on one with no red verdict (a red one will not land whole).
    */
   private async speculativeStack(head: BatchRow, count: number): Promise<BatchRow[]> {
-    const open = openBatches(this.db, this.rig).filter((b) => b.id > head.id);
+    const open = openBatches(this.db, this.rig).filter((b) => b.id !== head.id);
     const stack: BatchRow[] = [];
     let below = head;
     for (let i = 0; i < count; i++) {
       if (this.observations(below.id).some((o) => o.verdict !== 'pass')) break;
       const base = await this.tip(below);
-      let next: BatchRow | null | undefined = open[i];
-      if (next && next.base_sha !== base) break; // not stacked on `below`: discarded after the head decides
-      next ??= await this.newBatch(base, true);
+      const next = open.find((b) => b.base_sha === base) ?? (await this.newBatch(base, true));
       if (!next) break;
       stack.push(next);
       below = next;
@@ -797,79 +1121,6 @@ export class Refinery {
         );
       }
     });
-  }
-
-  private async runBatch(
-    batch: BatchRow,
-    runs: Map<number, number> = new Map(),
-  ): Promise<PassSummary['batches'][number]> {
-    const members = this.membersOf(batch);
-    const n = members.length;
-    const report = this.emptyReport(batch);
-    const slots = this.parallelism();
-    // An n-ary split of a red batch saves about one round per extra run: opt-in (parallel_bisection).
-    const bisectSlots = this.setup.config.refinery?.parallel_bisection ? slots : 1;
-    for (;;) {
-      const obs = this.observations(batch.id);
-      const step = nextStep(n, obs, this.options.flakePolicy);
-      const path = bisectionPath(obs, step);
-      prepared(this.db, 'UPDATE mq_batches SET path = ?, updated_at = ? WHERE id = ?').run(
-        path,
-        nowMs(),
-        batch.id,
-      );
-      report.path = path;
-      if (step.kind === 'test') {
-        // The runs of this round, all at once: the head's probes (an n-ary split when bisecting in
-        // parallel), then, while the head's whole batch is tested, batches stacked on it.
-        const jobs: Array<{ batch: BatchRow; members: MrRow[]; prefix: number; reason: string }> =
-          probePrefixes(n, obs, bisectSlots, this.options.flakePolicy).map((p) => ({
-            batch,
-            members,
-            prefix: p.prefix,
-            reason: p.reason,
-          }));
-        if (slots > 1 && step.reason === 'batch') {
-          const f = estimatedFailureRate(this.recentVerdicts());
-          const depth = speculationDepth(slots, f, this.batchSize());
-          for (const b of await this.speculativeStack(batch, depth - 1)) {
-            const bm = this.membersOf(b);
-            if (this.observations(b.id).some((o) => o.prefix === bm.length)) continue;
-            jobs.push({ batch: b, members: bm, prefix: bm.length, reason: 'speculative' });
-          }
-        }
-        // All settle before anything is decided (or an error is raised): no gate outlives its round.
-        const settled = await Promise.allSettled(
-          jobs.map(async (j, slot) => {
-            await this.testPrefix(j.batch, j.members, j.prefix, j.reason, slot);
-            runs.set(j.batch.id, (runs.get(j.batch.id) ?? 0) + 1);
-          }),
-        );
-        for (const r of settled) if (r.status === 'rejected') throw r.reason;
-        report.gateRuns = runs.get(batch.id) ?? 0;
-        continue;
-      }
-      // A decision. Land first (if anything passed), then record everything in one transaction.
-      let landed: string | null = null;
-      if (step.land > 0) {
-        const candidate = await this.candidate(batch, members, step.land);
-        const outcome = await this.land(batch, step, candidate);
-        if (outcome === 'moved') {
-          report.outcome = 'main moved: retest';
-          report.gateRuns = runs.get(batch.id) ?? 0;
-          return report;
-        }
-        landed = candidate;
-      }
-      this.finishBatch(getBatch(this.db, batch.id)!, step, landed);
-      report.landed = members.slice(0, step.land).map((m) => m.id);
-      report.rejected = step.culprit ? [members[step.culprit - 1]!.id] : [];
-      report.requeued = step.requeue.map((i) => members[i - 1]!.id);
-      report.landedSha = landed;
-      report.outcome = step.flaky ? 'decided (a red run did not reproduce: flake)' : 'decided';
-      report.gateRuns = runs.get(batch.id) ?? 0;
-      return report;
-    }
   }
 
   private async noGate(batch: BatchRow, prefix: number, candidate: string, reason: string) {
@@ -988,6 +1239,7 @@ export class Refinery {
         "UPDATE mq_batches SET state = 'done', outcome = ?, path = ?, updated_at = ? WHERE id = ? AND state IN ('active','landing')",
       ).run(JSON.stringify(step), path, nowMs(), batch.id);
       if (r.changes !== 1) return; // already recorded: no double merge
+      const rest = step.carried && landed ? this.continueBatch(batch, step, landed) : null;
       ids.forEach((id, i) => {
         const pos = i + 1;
         if (pos <= step.land && landed) {
@@ -1002,6 +1254,16 @@ export class Refinery {
               mergedSha: landed,
               followup: 'pending',
             },
+          );
+        } else if (rest !== null) {
+          transitionMr(
+            this.db,
+            id,
+            'testing',
+            'testing',
+            'carried',
+            `batch ${batch.id} [${path}]: its first ${step.land} landed; continues as batch ${rest} on ${landed!.slice(0, 12)} with its red verdicts`,
+            { batchId: rest },
           );
         } else if (pos === step.culprit) {
           const runs = batchRuns(this.db, batch.id).filter((g) => g.prefix === pos && g.state !== 'pass');
@@ -1025,7 +1287,7 @@ export class Refinery {
             'testing',
             'ready',
             'requeued',
-            `batch ${batch.id} [${path}]: after the culprit, retest on the new main`,
+            `batch ${batch.id} [${path}]: not landed with this batch, retest on the new main`,
             {
               batchId: null,
             },
@@ -1033,6 +1295,34 @@ export class Refinery {
         }
       });
     });
+  }
+
+  /**
+   * The batch that continues after an early landing: the MRs after the landed prefix, based on the landed
+   * commit, with the parent's trees and its red verdicts carried over (see `earlyLanding`). Inside the
+   * transaction of `finishBatch`; returns the new batch's id.
+   */
+  private continueBatch(batch: BatchRow, step: Extract<Step, { kind: 'decide' }>, landed: string): number {
+    const members = (JSON.parse(batch.members) as number[]).slice(step.land);
+    const trees = (JSON.parse(batch.trees) as string[]).slice(step.land);
+    const now = nowMs();
+    return Number(
+      prepared(
+        this.db,
+        `INSERT INTO mq_batches (rig, state, base_sha, members, trees, commit_time, parent_id, inherited, created_at, updated_at)
+           VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        this.rig,
+        landed,
+        JSON.stringify(members),
+        JSON.stringify(trees),
+        batch.commit_time,
+        batch.id,
+        JSON.stringify(step.carried ?? []),
+        now,
+        now,
+      ).lastInsertRowid,
+    );
   }
 
   // ---------------------------------------------------------------- follow-ups
@@ -1054,14 +1344,20 @@ export class Refinery {
       this.db,
       "SELECT * FROM merge_requests WHERE rig = ? AND followup = 'pending' ORDER BY id",
     ).all(this.rig);
-    const closed: string[] = [];
+    const onMain = await this.headsOnMain(pending.filter((mr) => mr.state === 'merged'));
+    const merged: Array<{ mr: MrRow; cleanup: string }> = [];
     for (const mr of pending) {
       if (mr.state === 'merged') {
-        if (await this.followMerged(mr)) closed.push(mr.bead_id);
+        if (onMain.has(mr.id)) merged.push({ mr, cleanup: await this.closeMerged(mr) });
+        // Never: merged is recorded only after main == candidate. Leave it pending and say so.
+        else this.log(`MR ${mr.id}: head ${mr.head_sha} not on ${this.setup.main}; follow-up deferred`);
       } else if (mr.state === 'rejected') {
         this.followRejected(mr);
       }
     }
+    const deleted = await this.deleteMergedBranches(merged.map((m) => m.mr));
+    for (const { mr, cleanup } of merged) this.recordMergedFollowup(mr, cleanup, deleted.has(mr.id));
+    const closed = merged.map((m) => m.mr.bead_id);
     // Convoys these merges complete land now, and the town's [notify] command hears about it.
     if (closed.length > 0) {
       await onBeadsClosed(this.store, closed, {
@@ -1072,48 +1368,91 @@ export class Refinery {
     return pending.length;
   }
 
-  private async followMerged(mr: MrRow): Promise<boolean> {
+  /**
+   * Which merged MRs' heads are on main: one `for-each-ref --merged` over their branches (a branch still at
+   * its head and merged into main), and `merge-base --is-ancestor` only for a branch that moved or is gone.
+   */
+  private async headsOnMain(mrs: readonly MrRow[]): Promise<Set<number>> {
+    const out = new Set<number>();
+    if (mrs.length === 0) return out;
     const { bare, main } = this.setup;
-    const onMain =
-      (await runGit(['merge-base', '--is-ancestor', mr.head_sha, `refs/heads/${main}`], { cwd: bare }))
-        .code === 0;
-    if (!onMain) {
-      // Never: merged is recorded only after main == candidate. Leave it pending and say so.
-      this.log(`MR ${mr.id}: head ${mr.head_sha} not on ${main}; follow-up deferred`);
-      return false;
+    const listed = await runGit(
+      [
+        'for-each-ref',
+        `--merged=refs/heads/${main}`,
+        '--format=%(objectname) %(refname)',
+        ...mrs.map((mr) => `refs/heads/${mr.branch}`),
+      ],
+      { cwd: bare },
+    );
+    const merged = new Set(listed.code === 0 ? listed.stdout.split('\n').filter(Boolean) : []);
+    for (const mr of mrs) {
+      if (merged.has(`${mr.head_sha} refs/heads/${mr.branch}`)) {
+        out.add(mr.id);
+        continue;
+      }
+      const r = await runGit(['merge-base', '--is-ancestor', mr.head_sha, `refs/heads/${main}`], {
+        cwd: bare,
+      });
+      if (r.code === 0) out.add(mr.id);
     }
+    return out;
+  }
+
+  /** A merged MR's bead closed and its polecat's checkout removed (its commits are on main). */
+  private async closeMerged(mr: MrRow): Promise<string> {
     const bead = this.store.get(mr.bead_id);
-    const reason = `merged in ${mr.merged_sha}`;
-    if (bead && bead.status !== 'closed') this.store.close(mr.bead_id, reason, true);
-    // The polecat's checkout and branch go only once its commits are verified reachable from main.
+    if (bead && bead.status !== 'closed') this.store.close(mr.bead_id, `merged in ${mr.merged_sha}`, true);
     const agent = prepared<
       [string],
       { id: string; role: string; hooked_bead: string | null; rig: string | null; name: string }
     >(this.db, 'SELECT id, role, hooked_bead, rig, name FROM agents WHERE id = ?').get(mr.agent_id);
-    let cleanup = 'no polecat';
-    if (
-      agent &&
-      agent.role === 'polecat' &&
+    const ours =
+      agent?.role === 'polecat' &&
       agent.rig === this.rig &&
-      (agent.hooked_bead === mr.bead_id || agent.hooked_bead === null)
-    ) {
-      try {
-        const removed = await removePolecatCheckout(this.root, this.rig, agent.name, { defaultBranch: main });
-        cleanup = removed.removed ? 'checkout removed' : 'no checkout';
-        this.store.write(() => {
-          prepared(
-            this.db,
-            `UPDATE agents SET hooked_bead = NULL, state = CASE WHEN state IN ('done','idle') THEN 'idle' ELSE state END,
-               worktree = NULL, branch = NULL, updated_at = ? WHERE id = ? AND (hooked_bead = ? OR hooked_bead IS NULL)`,
-          ).run(nowMs(), agent.id, mr.bead_id);
-        });
-      } catch (error) {
-        cleanup = `checkout kept: ${error instanceof Error ? error.message : String(error)}`;
-      }
+      (agent.hooked_bead === mr.bead_id || agent.hooked_bead === null);
+    if (!agent || !ours) return 'no polecat';
+    try {
+      const removed = await removePolecatCheckout(this.root, this.rig, agent.name, {
+        defaultBranch: this.setup.main,
+      });
+      this.store.write(() => {
+        prepared(
+          this.db,
+          `UPDATE agents SET hooked_bead = NULL, state = CASE WHEN state IN ('done','idle') THEN 'idle' ELSE state END,
+             worktree = NULL, branch = NULL, updated_at = ? WHERE id = ? AND (hooked_bead = ? OR hooked_bead IS NULL)`,
+        ).run(nowMs(), agent.id, mr.bead_id);
+      });
+      return removed.removed ? 'checkout removed' : 'no checkout';
+    } catch (error) {
+      return `checkout kept: ${error instanceof Error ? error.message : String(error)}`;
     }
-    const del = await withRepoLock(bare, () =>
-      runGit(['update-ref', '-d', `refs/heads/${mr.branch}`, mr.head_sha], { cwd: bare }),
-    );
+  }
+
+  /**
+   * The merged MRs' branches deleted from the rig's repo, each only if it still points at the merged head:
+   * one `update-ref --stdin` transaction, or one deletion at a time if any branch moved or is gone.
+   */
+  private async deleteMergedBranches(mrs: readonly MrRow[]): Promise<Set<number>> {
+    const out = new Set<number>();
+    if (mrs.length === 0) return out;
+    const { bare } = this.setup;
+    const input = mrs.map((mr) => `delete refs/heads/${mr.branch} ${mr.head_sha}\n`).join('');
+    const all = await withRepoLock(bare, () => runGit(['update-ref', '--stdin'], { cwd: bare, input }));
+    if (all.code === 0) {
+      for (const mr of mrs) out.add(mr.id);
+      return out;
+    }
+    for (const mr of mrs) {
+      const one = await withRepoLock(bare, () =>
+        runGit(['update-ref', '-d', `refs/heads/${mr.branch}`, mr.head_sha], { cwd: bare }),
+      );
+      if (one.code === 0) out.add(mr.id);
+    }
+    return out;
+  }
+
+  private recordMergedFollowup(mr: MrRow, cleanup: string, branchDeleted: boolean): void {
     this.store.write(() => {
       prepared(
         this.db,
@@ -1125,10 +1464,9 @@ export class Refinery {
         'closed-bead',
         'merged',
         'merged',
-        `${mr.bead_id} closed: ${reason}; ${cleanup}; branch ${del.code === 0 ? 'deleted' : 'kept (moved or gone)'}`,
+        `${mr.bead_id} closed: merged in ${mr.merged_sha}; ${cleanup}; branch ${branchDeleted ? 'deleted' : 'kept (moved or gone)'}`,
       );
     });
-    return true;
   }
 
   private followRejected(mr: MrRow): void {
@@ -1245,6 +1583,21 @@ export class Refinery {
         : `upstream push failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`,
     );
   }
+}
+
+/** An open batch as the rounds see it (`Refinery.view`). */
+interface BatchView {
+  batch: BatchRow;
+  members: MrRow[];
+  obs: Observation[];
+  step: Step;
+  red: boolean;
+}
+
+/** Where a pass's decisions are reported: the summary and the gate runs per batch so far. */
+interface Tally {
+  summary: PassSummary;
+  runs: Map<number, number>;
 }
 
 function describe(r: GateRunResult): string {

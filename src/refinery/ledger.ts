@@ -77,6 +77,10 @@ export interface BatchRow {
   landing_prefix: number | null;
   path: string;
   outcome: string | null;
+  /** The batch this one continues after an early landing of its green prefix (migration 8). */
+  parent_id: number | null;
+  /** JSON list of the parent's red verdicts carried over, shifted: [{prefix, verdict}]. */
+  inherited: string;
   created_at: number;
   updated_at: number;
 }

@@ -81,6 +81,47 @@ describe('refinery: batches, bisection, landing', { concurrency: 2 }, () => {
     });
   });
 
+  test('a merged branch that moved after it was batched keeps its new commits; the others are deleted', async () => {
+    await withTown(async (t) => {
+      const a = await t.addMr({ name: 'moved' });
+      const b = await t.addMr({ name: 'still' });
+      // Before the landing, the polecat pushes one more commit onto a's branch: a's MR lands its old head.
+      const later = join(t.sb.dir, 'later');
+      t.sb.git(['clone', '--quiet', '--branch', a.branch, t.bare, later], t.sb.dir);
+      writeFileSync(join(later, 'later.txt'), 'not merged yet\n');
+      t.sb.git(['add', '-A'], later);
+      t.sb.git(['commit', '--quiet', '-m', 'later work'], later);
+      const newer = t.sb.git(['rev-parse', 'HEAD'], later);
+      await t
+        .refinery({
+          hooks: {
+            beforeLand: () => void t.sb.git(['push', '--quiet', 'origin', `HEAD:${a.branch}`], later),
+          },
+        })
+        .drain();
+      assert.equal(t.mr(a.mr).state, 'merged');
+      assert.equal(t.mr(b.mr).state, 'merged');
+      assert.equal(
+        t.sb.git(['rev-parse', `refs/heads/${a.branch}`], t.bare),
+        newer,
+        'the moved branch is kept with its unmerged commit',
+      );
+      assert.notEqual(
+        t.sb.gitRun(['rev-parse', '--verify', '--quiet', `refs/heads/${b.branch}`], t.bare).code,
+        0,
+      );
+      const detail = (id: number) =>
+        (
+          t.store.db
+            .prepare("SELECT detail FROM mr_events WHERE mr_id = ? AND event = 'closed-bead'")
+            .get(id) as { detail: string }
+        ).detail;
+      assert.match(detail(a.mr), /branch kept \(moved or gone\)/);
+      assert.match(detail(b.mr), /branch deleted/);
+      t.assertMainGreen();
+    });
+  });
+
   test('one culprit among 8: isolated by bisection, the other 7 land; bead back to its polecat with the log', async () => {
     await withTown(async (t) => {
       t.configure({ extra: '[refinery]\nbatch_min = 8\nbatch_max = 8\nmax_rework = 1' });
@@ -93,8 +134,20 @@ describe('refinery: batches, bisection, landing', { concurrency: 2 }, () => {
       assert.equal(t.mr(culprit.mr).rejected_reason, 'gate-failed');
       for (const [i, m] of mrs.entries()) if (i !== 5) assert.equal(t.mr(m.mr).state, 'merged', `MR ${i}`);
       const batches = passes.flatMap((p) => p.batches);
-      assert.equal(batches[0]!.path, '8✗ 4✓ 6✗ 5✓ ⇒ land 5, reject #6, requeue 2');
+      // The green half lands as soon as it passed; the rest continues with the red verdict carried over
+      // (4✗ there is the parent's 8✗: the same trees), so the culprit is isolated without re-running it.
+      assert.equal(batches[0]!.path, '8✗ 4✓ ⇒ land 4, the rest continues on it');
+      assert.deepEqual(
+        batches[0]!.landed,
+        mrs.slice(0, 4).map((m) => m.mr),
+      );
+      assert.equal(batches[1]!.path, '4✗ 2✗ 1✓ ⇒ land 1, reject #2, requeue 2');
       assert.equal(t.gateRuns(), 5, '4 runs to isolate, 1 for the requeued pair');
+      assert.equal(t.firstParents().length, 3, 'the early landing, the prefix before the culprit, the pair');
+      const carried = t.store.db
+        .prepare("SELECT count(*) AS n FROM mr_events WHERE event = 'carried'")
+        .get() as { n: number };
+      assert.equal(carried.n, 4, 'the four MRs after the early landing moved to the continued batch');
       // The bead went back to the polecat, with mail carrying the reason and the fenced end of the log.
       assert.equal(t.store.get(culprit.bead)!.status, 'hooked');
       const mail = t.store.db
@@ -148,7 +201,16 @@ describe('refinery: batches, bisection, landing', { concurrency: 2 }, () => {
       const mrs = [await t.addMr({ name: 'a' }), await t.addMr({ name: 'b' })];
       const passes = await t.refinery().drain();
       for (const m of mrs) assert.equal(t.mr(m.mr).state, 'merged');
-      assert.match(passes[0]!.batches[0]!.outcome, /flake/);
+      // 2✗ (the flake) 1✓: #1 lands early; #2 carries the red run, which its retry does not reproduce.
+      const outcomes = passes.flatMap((p) => p.batches.map((b) => b.outcome));
+      assert.ok(
+        outcomes.some((o) => /flake/.test(o)),
+        outcomes.join('; '),
+      );
+      assert.equal(
+        t.store.db.prepare("SELECT count(*) AS n FROM merge_requests WHERE state = 'rejected'").pluck().get(),
+        0,
+      );
       t.assertMainGreen();
     });
   });
@@ -190,6 +252,52 @@ describe('refinery: batches, bisection, landing', { concurrency: 2 }, () => {
         error: string;
       };
       assert.match(err.error, /127/);
+    });
+  });
+
+  test('an argv gate runs without a shell: its arguments arrive literally; green lands, red is rejected', async () => {
+    await withTown(async (t) => {
+      // Each argument would do something if a shell ever saw it: run a command, expand, split, glob.
+      const pwned = join(t.dir, 'PWNED');
+      const hostile = [
+        `a;touch ${pwned}-semicolon`,
+        `$(touch ${pwned}-subst)`,
+        `\`touch ${pwned}-backtick\``,
+        'two words * $HOME',
+        'it\'s "quoted"',
+      ];
+      const argvLog = join(t.dir, 'argv.log');
+      const gate = join(t.dir, 'argv-gate.sh');
+      // Records its argv (one NUL-terminated argument each, then a record separator), then the usual gate.
+      writeFileSync(
+        gate,
+        `#!/bin/sh\nfor a in "$@"; do printf '%s\\0' "$a"; done >> ${JSON.stringify(argvLog)}\nprintf '\\n' >> ${JSON.stringify(argvLog)}\nexec sh ${JSON.stringify(join(t.dir, 'gate.sh'))}\n`,
+        { mode: 0o755 },
+      );
+      t.configure({ gate: [gate, ...hostile], sheriff: ['test', '!', '-e', 'LINT_FAIL'] });
+      const show = await t.sb.gt(['rig', 'show', 'app'], { cwd: t.town });
+      assert.equal(show.code, 0, show.stderr);
+      assert.ok(show.stdout.includes(`gate            ${JSON.stringify([gate, ...hostile])}`), show.stdout);
+      assert.ok(show.stdout.includes('sheriff         ["test","!","-e","LINT_FAIL"]'), show.stdout);
+
+      const good = await t.addMr({ name: 'good' });
+      await t.refinery().drain();
+      assert.equal(t.mr(good.mr).state, 'merged', 'a passing argv gate lands');
+      assert.equal(t.main(), t.mr(good.mr).merged_sha);
+      const lint = await t.addMr({ name: 'lint', files: { LINT_FAIL: 'x\n' } });
+      const bad = await t.addMr({ name: 'bad', broken: true });
+      await t.refinery().drain();
+      assert.deepEqual([t.mr(lint.mr).state, t.mr(lint.mr).rejected_reason], ['rejected', 'sheriff-failed']);
+      assert.deepEqual([t.mr(bad.mr).state, t.mr(bad.mr).rejected_reason], ['rejected', 'gate-failed']);
+      assert.equal(t.main(), t.mr(good.mr).merged_sha, 'a failing argv gate lands nothing');
+
+      const runs = readFileSync(argvLog, 'utf8').split('\n').filter(Boolean);
+      assert.ok(runs.length >= 2, `the gate ran for the green and the red MR (${runs.length} runs)`);
+      for (const run of runs)
+        assert.deepEqual(run.split('\0').slice(0, -1), hostile, 'argv passed literally');
+      for (const suffix of ['semicolon', 'subst', 'backtick'])
+        assert.equal(existsSync(`${pwned}-${suffix}`), false, `no shell ran the ${suffix} payload`);
+      t.assertMainGreen();
     });
   });
 
@@ -302,7 +410,7 @@ describe('refinery: speculative parallel gate runs (gate_parallelism)', { concur
       });
       // Runs of one round start within moments of each other; 2 s keeps them overlapping on a loaded box.
       writeFileSync(join(t.dir, 'sleep'), '2');
-      const mrs = [];
+      const mrs: Array<Awaited<ReturnType<RefineryTown['addMr']>>> = [];
       for (let i = 0; i < 8; i++) mrs.push(await t.addMr({ name: `c${i}`, broken: i === 2 }));
       const passes = await t.refinery().drain();
       for (const [i, m] of mrs.entries()) {
@@ -315,11 +423,48 @@ describe('refinery: speculative parallel gate runs (gate_parallelism)', { concur
       );
       // The head's bisection ran its probes in parallel: 4✗, then 1, 2 and 3 at once (recorded in the order
       // they started); the culprit is #3, prefix 2 (tested green itself) lands.
-      const path = batches[0]!.path;
+      const path = batches.find((b) => b.members.includes(mrs[0]!.mr) && b.outcome === 'decided')!.path;
       assert.match(path, /^4✗ .* ⇒ land 2, reject #3, requeue 1$/);
       assert.deepEqual(path.split(' ').slice(1, 4).sort(), ['1✓', '2✓', '3✗']);
       assert.ok(overlapping(intervals(times)) >= 2, 'gate runs overlapped');
       assert.equal(t.gateRuns(), intervals(times).length, 'every run, discarded or not, is in the gate log');
+      t.assertMainGreen();
+    });
+  });
+});
+
+describe('refinery: red batches bisected beside the main flow', () => {
+  test('a likely-red head gets a sibling on main: the green sibling lands at once, the head is bisected on its old base', async () => {
+    await withTown(async (t) => {
+      // No history: f = 0.1, b = 7, the head is red with p = 0.52 and stacking is off (green p = 0.48 < 0.65).
+      t.configure({ extra: '[refinery]\nbatch_min = 7\nbatch_max = 7\ngate_parallelism = 2' });
+      const mrs: Array<Awaited<ReturnType<RefineryTown['addMr']>>> = [];
+      for (let i = 0; i < 14; i++) mrs.push(await t.addMr({ name: `s${i}`, broken: i === 1 }));
+      const passes = await t.refinery().drain();
+      for (const [i, m] of mrs.entries())
+        assert.equal(t.mr(m.mr).state, i === 1 ? 'rejected' : 'merged', `MR ${i}`);
+      const batches = passes.flatMap((p) => p.batches);
+      // The sibling (MRs 8..14) landed first, in the first round, on the main both were built on.
+      const sibling = batches.find((b) => b.members.includes(mrs[7]!.mr))!;
+      assert.deepEqual(
+        sibling.landed,
+        mrs.slice(7).map((m) => m.mr),
+      );
+      assert.equal(
+        t.firstParents().at(-1),
+        sibling.landedSha,
+        "the sibling's candidate is main's first landing",
+      );
+      const runs = t.store.db
+        .prepare("SELECT reason FROM gate_runs WHERE kind = 'gate' ORDER BY id LIMIT 2")
+        .all() as Array<{ reason: string }>;
+      assert.deepEqual(runs.map((r) => r.reason).sort(), ['batch', 'sibling']);
+      // The head was bisected on its base, by then an older main: the culprit is rejected, nothing of the
+      // head lands from there, the innocents are retested on the new main and land.
+      const head = batches.find((b) => b.members.includes(mrs[0]!.mr) && b.rejected.length > 0)!;
+      assert.match(head.outcome, /an older main/);
+      assert.deepEqual(head.rejected, [mrs[1]!.mr]);
+      assert.deepEqual(head.landed, []);
       t.assertMainGreen();
     });
   });
@@ -447,6 +592,46 @@ describe('refinery: crash safety (kill -9, restart converges)', { concurrency: 2
       });
     });
   }
+});
+
+describe('refinery: early landing survives a crash', () => {
+  test('kill at the CAS of an early landing: on restart the landing is recorded once and the rest continues', async () => {
+    await withTown(async (t) => {
+      t.configure({ extra: '[refinery]\nbatch_min = 8\nbatch_max = 8' });
+      const mrs = [];
+      for (let i = 0; i < 8; i++) mrs.push(await t.addMr({ name: `e${i}`, broken: i === 6 }));
+      const run = (env: Record<string, string> = {}) =>
+        new Promise<number | null>((done) =>
+          spawn(process.execPath, [GT_BIN, 'refinery', 'run', 'app', '--once', '--json'], {
+            cwd: t.town,
+            env: { ...t.sb.env, ...env },
+            stdio: 'ignore',
+          }).on('close', (code) => done(code)),
+        );
+      assert.equal(await run({ GT_FAULT: 'refinery:after-cas' }), 86);
+      const first = t.store.db.prepare('SELECT state, landing_sha, outcome FROM mq_batches').get() as {
+        state: string;
+        landing_sha: string;
+        outcome: string;
+      };
+      assert.equal(first.state, 'landing');
+      assert.equal(t.main(), first.landing_sha, 'the early landing was pushed before the crash');
+      assert.equal((JSON.parse(first.outcome) as { land: number }).land, 4);
+      assert.equal(await run(), 0);
+      for (const [i, m] of mrs.entries()) assert.equal(t.mr(m.mr).state, i === 6 ? 'rejected' : 'merged');
+      const batches = t.store.db
+        .prepare('SELECT id, parent_id, path FROM mq_batches ORDER BY id')
+        .all() as Array<{
+        id: number;
+        parent_id: number | null;
+        path: string;
+      }>;
+      assert.equal(batches[1]!.parent_id, batches[0]!.id, 'the rest continued as a child batch, once');
+      assert.equal(batches.filter((b) => b.parent_id === batches[0]!.id).length, 1);
+      assert.equal(countOnFirstParents(t, first.landing_sha), 1, 'the early landing is on main once');
+      t.assertMainGreen();
+    });
+  });
 });
 
 describe('gt mq', () => {

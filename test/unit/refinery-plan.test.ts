@@ -2,13 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   adaptiveBatchSize,
+  batchSizeFor,
   bisectionPath,
+  CLEARED_RISK,
+  earlyLanding,
   estimatedFailureRate,
   nextStep,
   type Observation,
   orderQueue,
   probePrefixes,
+  queueFailureRate,
   selectBatch,
+  siblingWorthIt,
   simulateBatch,
   speculationDepth,
   type Verdict,
@@ -38,13 +43,17 @@ describe('queue order', () => {
 
 describe('adaptive batch size', () => {
   const bounds = { min: 1, max: 16 };
-  test('no history: the prior (1 in 10) gives ln2/0.1 ≈ 7', () => {
+  test('no history: the prior (2 in 20) gives ln2/0.1 ≈ 7', () => {
     assert.equal(estimatedFailureRate([]), 0.1);
     assert.equal(adaptiveBatchSize([], bounds), 7);
   });
   test('healthy history grows to the maximum, failing history shrinks to the minimum', () => {
     assert.equal(adaptiveBatchSize(Array(32).fill(false), bounds), 16);
     assert.equal(adaptiveBatchSize(Array(32).fill(true), bounds), 1);
+  });
+  test('a few early culprits do not collapse the batch size', () => {
+    // 3 culprits among the first 10 verdicts: f = 5/30, b = 4 (with a prior of weight 10 it would be 3).
+    assert.equal(adaptiveBatchSize([true, true, true, ...Array(7).fill(false)], bounds), 4);
   });
   test('monotone in the failure count', () => {
     let previous = Number.POSITIVE_INFINITY;
@@ -347,5 +356,105 @@ describe('speculative parallel gate runs: speculationDepth', () => {
       assert.ok(d <= previous && d >= 1 && d <= 4);
       previous = d;
     }
+  });
+});
+
+describe("early landing of a red batch's green prefix: earlyLanding", () => {
+  const obs = (...list: Array<[number, Verdict]>): Observation[] =>
+    list.map(([prefix, verdict]) => ({ prefix, verdict }));
+
+  test('nothing passed yet, or the batch is decided: nothing lands early', () => {
+    assert.equal(earlyLanding(8, []), null);
+    assert.equal(earlyLanding(8, obs([8, 'fail'])), null);
+    assert.equal(earlyLanding(8, obs([8, 'pass'])), null, 'a green batch is decided: it lands whole');
+    // 8✗ 4✓ 5✗ 5✗: decided (land 4, reject #5): the decision itself lands, not an early landing.
+    assert.equal(earlyLanding(8, obs([8, 'fail'], [4, 'pass'], [5, 'fail'], [6, 'fail'])), null);
+  });
+
+  test('the longest green prefix lands; the red verdicts above it carry over, shifted', () => {
+    const step = earlyLanding(8, obs([8, 'fail'], [4, 'pass'], [2, 'pass'], [6, 'fail']));
+    assert.ok(step);
+    assert.equal(step.land, 4);
+    assert.equal(step.culprit, null);
+    assert.deepEqual(step.requeue, []);
+    assert.deepEqual(step.carried, obs([4, 'fail'], [2, 'fail']));
+    assert.equal(step.flaky, false);
+  });
+
+  test('the continued batch bisects from the carried verdicts to the same culprit', () => {
+    // Culprit at position 7 of 8: 8✗ 4✓ ⇒ land 4 early; the rest [5..8] carries 4✗.
+    const first = earlyLanding(8, obs([8, 'fail'], [4, 'pass']))!;
+    assert.deepEqual(first.carried, obs([4, 'fail']));
+    // Its planner goes on without re-running the whole batch: probe 2 (= the parent's prefix 6).
+    assert.deepEqual(nextStep(4, first.carried!), { kind: 'test', prefix: 2, reason: 'bisect' });
+    const second = earlyLanding(4, [...first.carried!, { prefix: 2, verdict: 'pass' }])!;
+    assert.equal(second.land, 2);
+    assert.deepEqual(second.carried, obs([2, 'fail']));
+    // [7, 8] with 2✗: 1✗ isolates #1 (the parent's #7), confirmed by the carried red run.
+    const decided = nextStep(2, [...second.carried!, { prefix: 1, verdict: 'fail' }]);
+    assert.deepEqual(decided, {
+      kind: 'decide',
+      land: 0,
+      culprit: 1,
+      culpritReason: 'gate-failed',
+      requeue: [2],
+      flaky: false,
+    });
+  });
+
+  test('a red run at or below the landed prefix did not reproduce: a flake, noted', () => {
+    const step = earlyLanding(8, obs([8, 'fail'], [3, 'fail'], [3, 'pass'], [5, 'fail']))!;
+    assert.equal(step.land, 3);
+    assert.equal(step.flaky, true);
+    assert.deepEqual(step.carried, obs([5, 'fail'], [2, 'fail']));
+  });
+
+  test('the path says the rest continues', () => {
+    const step = earlyLanding(8, obs([8, 'fail'], [4, 'pass']))!;
+    assert.equal(
+      bisectionPath(obs([8, 'fail'], [4, 'pass']), step),
+      '8✗ 4✓ ⇒ land 4, the rest continues on it',
+    );
+  });
+});
+
+describe('a sibling batch beside the head: siblingWorthIt', () => {
+  test('only when the head is likely red and branches do not fail wholesale', () => {
+    // f = 0.1, b = 7: the head is red with p = 0.52.
+    assert.equal(siblingWorthIt(0.1, 6), false, 'b = 6: red with p = 0.47');
+    assert.equal(siblingWorthIt(0.1, 7), true);
+    // Healthy: f = 0.02, b = 8: red with p = 0.15; stacking is the better bet.
+    assert.equal(siblingWorthIt(0.02, 8), false);
+    // Small batches: f = 0.1, b = 2: red with p = 0.19.
+    assert.equal(siblingWorthIt(0.1, 2), false);
+    // Failing wholesale: f = 0.3.
+    assert.equal(siblingWorthIt(0.3, 2), false);
+    assert.equal(siblingWorthIt(0.3, 8), false);
+  });
+  test('never where speculation stacks (a stacked batch needs the head green with p >= 0.65)', () => {
+    for (let f = 0; f <= 0.2; f += 0.005) {
+      for (let b = 1; b <= 16; b++) {
+        if (speculationDepth(2, f, b) > 1) assert.equal(siblingWorthIt(f, b), false, `f=${f} b=${b}`);
+      }
+    }
+  });
+});
+
+describe('the risk of the MRs next in line: queueFailureRate', () => {
+  test('MRs that already passed inside a candidate count CLEARED_RISK of the rate', () => {
+    assert.equal(queueFailureRate(0.2, []), 0.2);
+    assert.equal(queueFailureRate(0.2, [false, false]), 0.2);
+    assert.equal(queueFailureRate(0.2, [true, true]), 0.2 * CLEARED_RISK);
+    assert.ok(Math.abs(queueFailureRate(0.2, [true, false]) - (0.2 * (1 + CLEARED_RISK)) / 2) < 1e-12);
+  });
+  test('a queue of retested innocents is batched bigger than fresh work at the same rig rate', () => {
+    const bounds = { min: 1, max: 8 };
+    const fresh = batchSizeFor(queueFailureRate(0.2, Array(8).fill(false)), bounds);
+    const retests = batchSizeFor(queueFailureRate(0.2, Array(8).fill(true)), bounds);
+    assert.deepEqual([fresh, retests], [3, 7]);
+  });
+  test('batchSizeFor is adaptiveBatchSize for the estimated rate, and survives a zero rate', () => {
+    assert.equal(batchSizeFor(0.1, { min: 1, max: 16 }), adaptiveBatchSize([], { min: 1, max: 16 }));
+    assert.equal(batchSizeFor(0, { min: 1, max: 16 }), 16);
   });
 });

@@ -28,11 +28,12 @@ export interface BatchBounds {
 
 /**
  * Estimated failure rate from the rig's recent gate verdicts (true = the MR was rejected by the gate as a
- * culprit). A prior of 1 failure in 10 (weight 10) keeps a short history from swinging the size wildly.
+ * culprit). A prior of 2 failures in 20 keeps a short history from swinging the size wildly: the first
+ * culprits of a run must not halve the batch for the many innocents still queued behind them.
  */
 export function estimatedFailureRate(recent: readonly boolean[]): number {
   const failures = recent.filter(Boolean).length;
-  return (failures + 1) / (recent.length + 10);
+  return (failures + 2) / (recent.length + 20);
 }
 
 /**
@@ -41,12 +42,30 @@ export function estimatedFailureRate(recent: readonly boolean[]): number {
  * big batches when branches are healthy, small ones when many fail. Clamped to the configured bounds.
  */
 export function adaptiveBatchSize(recent: readonly boolean[], bounds: BatchBounds): number {
+  return batchSizeFor(estimatedFailureRate(recent), bounds);
+}
+
+/** The batch size for failure rate f: ln 2 / f, clamped to the bounds (see `adaptiveBatchSize`). */
+export function batchSizeFor(failureRate: number, bounds: BatchBounds): number {
   const min = Math.max(1, Math.floor(bounds.min));
   const max = Math.max(min, Math.floor(bounds.max));
-  const f = estimatedFailureRate(recent);
-  const ideal = Math.round(Math.LN2 / f);
+  const ideal = Math.round(Math.LN2 / Math.max(failureRate, 1e-6));
   return Math.min(max, Math.max(min, ideal));
 }
+
+/**
+ * The failure rate of the MRs next in line: the rig's rate f, lowered for an MR that already passed the
+ * gate inside some candidate (a passing prefix, on any base — typically an innocent of a bisected batch,
+ * sent back to be retested on the new main), which counts `CLEARED_RISK` × f. Batch size, stacking and
+ * siblings use it, so a queue of retests is batched like the healthy work it mostly is.
+ */
+export function queueFailureRate(failureRate: number, cleared: readonly boolean[]): number {
+  if (cleared.length === 0) return failureRate;
+  const sum = cleared.reduce((acc, c) => acc + (c ? failureRate * CLEARED_RISK : failureRate), 0);
+  return sum / cleared.length;
+}
+
+export const CLEARED_RISK = 0.5;
 
 /** The first `size` items in queue order. */
 export function selectBatch<T extends QueueItem>(ready: readonly T[], size: number): T[] {
@@ -83,6 +102,11 @@ export type Step =
       requeue: number[];
       /** A red run did not reproduce. */
       flaky: boolean;
+      /**
+       * An early landing (`earlyLanding`): the MRs after `land` are still undecided and continue as a new
+       * batch on the landed commit, with these verdicts carried over. Absent for a final decision.
+       */
+      carried?: Observation[];
     };
 
 function verdictsAt(obs: readonly Observation[], k: number): Verdict[] {
@@ -150,6 +174,34 @@ export function nextStep(n: number, obs: readonly Observation[], policy: FlakePo
   };
 }
 
+/**
+ * A red batch's tested-green prefix can land before its bisection ends, instead of waiting for the culprit.
+ * The MRs after it continue as a new batch based on the landed commit. That batch's candidates have the
+ * parent's trees (the same merges, in the same order, onto the same tree), so the red verdicts recorded
+ * above the prefix still hold for them, shifted by the prefix; passes above it cannot exist (the longest
+ * passing prefix is the one that lands). Null when the batch is decided or nothing of it passed yet.
+ */
+export function earlyLanding(
+  n: number,
+  obs: readonly Observation[],
+  policy: FlakePolicy = 'confirm',
+): Extract<Step, { kind: 'decide' }> | null {
+  if (nextStep(n, obs, policy).kind === 'decide') return null;
+  const { lo } = bisectionBounds(n, obs);
+  if (lo === 0) return null;
+  return {
+    kind: 'decide',
+    land: lo,
+    culprit: null,
+    culpritReason: null,
+    requeue: [],
+    flaky: obs.some((o) => o.verdict !== 'pass' && o.prefix <= lo),
+    carried: obs
+      .filter((o) => o.prefix > lo && o.verdict !== 'pass')
+      .map((o) => ({ prefix: o.prefix - lo, verdict: o.verdict })),
+  };
+}
+
 // ------------------------------------------------------------------ speculative parallel gate runs
 
 /**
@@ -201,8 +253,28 @@ export function speculationDepth(
   return depth;
 }
 
-/** The default confidence needed to stack a batch on an untested one (see `speculationDepth`). */
-export const SPECULATION_MIN_GREEN = 0.5;
+/**
+ * The default confidence needed to stack a batch on an untested one (see `speculationDepth`): a speculative
+ * run is wasted one time in three at most. At a 10% failure rate (b = 8) this stacks nothing: the red
+ * batches' bisections already fill the spare slots, and wasted stacked runs would cost more than they save.
+ */
+export const SPECULATION_MIN_GREEN = 0.65;
+
+/**
+ * Whether to test a second batch of the following MRs beside the head batch, on the same main (a sibling),
+ * with a slot that stacking leaves free. Stacking bets on the head landing; a sibling bets on it failing:
+ * if the head is red, the sibling is a plain next batch tested one round early (it lands if green, or is
+ * bisected beside the head if red); if both are green only one can land and the other's run is lost. So a
+ * sibling pays when the head is more likely red than not (P ≥ 0.5) — but not when branches fail
+ * wholesale (f > 0.15), where each red sibling is one more bisection on a base about to go stale.
+ */
+export function siblingWorthIt(failureRate: number, batchSize: number): boolean {
+  const f = Math.min(1, Math.max(0, failureRate));
+  return 1 - (1 - f) ** batchSize >= SIBLING_MIN_RED && f <= SIBLING_MAX_FAILURE;
+}
+
+export const SIBLING_MIN_RED = 0.5;
+export const SIBLING_MAX_FAILURE = 0.15;
 
 /** A compact, human-readable bisection path: "8✗ 4✓ 6✗ 5✓ ⇒ land 5, reject #6". */
 export function bisectionPath(obs: readonly Observation[], step?: Step): string {
@@ -211,6 +283,7 @@ export function bisectionPath(obs: readonly Observation[], step?: Step): string 
   if (step?.kind === 'decide') {
     const outcome = [`land ${step.land}`];
     if (step.culprit !== null) outcome.push(`reject #${step.culprit}`);
+    if (step.carried) outcome.push('the rest continues on it');
     if (step.requeue.length > 0) outcome.push(`requeue ${step.requeue.length}`);
     parts.push(`⇒ ${outcome.join(', ')}`);
   }
