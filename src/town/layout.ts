@@ -35,6 +35,21 @@ export function townLayout(root: string) {
 export type TownLayout = ReturnType<typeof townLayout>;
 
 /**
+ * A rig's Refinery state outside the rig: its scratch folder (`.gt/refinery/<rig>/`), the scratch worktree
+ * of each gate slot in it (`work`, `work-1`, …) and the lock only one Refinery per rig may hold. The
+ * controller and `gt doctor` both use these, so they can never disagree about where the slots are.
+ */
+export function refineryPaths(root: string, rig: string) {
+  const town = townLayout(root);
+  const dir = join(town.state, 'refinery', rig);
+  return {
+    dir,
+    slot: (n: number) => join(dir, n === 0 ? 'work' : `work-${n}`),
+    lock: join(town.locks, `refinery-${rig}.lock`),
+  };
+}
+
+/**
  *   rigs/<rig>/rig.toml       configuration (default branch, prefix, gate commands)
  *   rigs/<rig>/repo.git/      bare clone: the rig's origin for polecat branches; guards main with a hook
  *   rigs/<rig>/refinery/      the Refinery's clone of repo.git, on the default branch

@@ -4,7 +4,7 @@ import { GtError, isGtError } from '../../core/errors';
 import { runGit } from '../../git/git';
 import { withFileLock } from '../../runtime/lock';
 import { isProcessAlive } from '../../runtime/proctree';
-import { type RigLayout, townLayout } from '../layout';
+import { type RigLayout, refineryPaths } from '../layout';
 import { type CheckResult, ownerPid } from './model';
 import {
   describeFindings,
@@ -24,17 +24,9 @@ import {
  */
 
 /** Where the Refinery keeps a rig's scratch worktrees (as src/refinery/controller.ts lays them out). */
-export function refineryScratchDir(town: string, rig: string): string {
-  return join(townLayout(town).state, 'refinery', rig);
-}
-
-export function refineryLockPath(town: string, rig: string): string {
-  return join(townLayout(town).locks, `refinery-${rig}.lock`);
-}
-
 /** The scratch folder as configured and as its real path (git records worktrees by real path). */
 export function scratchDirSpellings(town: string, rig: string): string[] {
-  const dir = refineryScratchDir(town, rig);
+  const dir = refineryPaths(town, rig).dir;
   try {
     return [...new Set([dir, realpathSync(dir)])];
   } catch {
@@ -45,7 +37,7 @@ export function scratchDirSpellings(town: string, rig: string): string[] {
 /** The pid holding the rig's Refinery lock, when a live process holds it. */
 function refineryLockOwner(town: string, rig: string): number | undefined {
   try {
-    const pid = ownerPid(readFileSync(refineryLockPath(town, rig), 'utf8'));
+    const pid = ownerPid(readFileSync(refineryPaths(town, rig).lock, 'utf8'));
     return pid !== undefined && isProcessAlive(pid) ? pid : undefined;
   } catch {
     return undefined;
@@ -142,7 +134,7 @@ async function gatherScratch(
   for (const entry of parseWorktreeList(listed.stdout)) {
     const slot = scratchSlot(dirs, entry.path);
     if (slot === undefined) continue;
-    byPath.set(join(refineryScratchDir(town, rig), slot === 0 ? 'work' : `work-${slot}`), {
+    byPath.set(refineryPaths(town, rig).slot(slot), {
       path: entry.path,
       slot,
       registered: true,
@@ -151,7 +143,7 @@ async function gatherScratch(
       locked: entry.locked,
     });
   }
-  const root = refineryScratchDir(town, rig);
+  const root = refineryPaths(town, rig).dir;
   if (existsSync(root)) {
     for (const item of readdirSync(root, { withFileTypes: true })) {
       if (!item.isDirectory() || !isScratchName(item.name)) continue;
@@ -226,7 +218,7 @@ async function fixScratch(
   layout: RigLayout,
   parallelism: number,
 ): Promise<string> {
-  const lock = refineryLockPath(town, rig);
+  const lock = refineryPaths(town, rig).lock;
   try {
     return await withFileLock(lock, 500, async () => {
       const findings = planScratch(await gatherScratch(town, rig, layout), parallelism, false);
