@@ -38,7 +38,7 @@ async function demo(flags: {
       `gt demo ${s.ok ? 'PASSED' : 'FAILED'} in ${(s.duration_ms / 1000).toFixed(1)}s with ${s.agents} sim polecats`,
       `  beads merged      ${s.beads.merged}/${s.beads.total}`,
       `  merge requests    ${s.merge_requests.merged} merged, ${s.merge_requests.rejected} rejected`,
-      `  gate runs         ${s.gate_runs} (in ${s.batches} landed batches), Sheriff runs ${s.sheriff_runs}`,
+      `  gate runs         ${s.gate_runs} (in ${s.batches} decided batches), Sheriff runs ${s.sheriff_runs}`,
       `  recoveries        ${s.recoveries} (Witness restarts), reworks ${s.reworks}`,
       `  main              ${s.main.sha.slice(0, 12)} ${s.main.green ? 'green' : 'RED'}`,
       '',
